@@ -1,0 +1,67 @@
+# Hosted MCP. `make run` starts the platform on this machine; `make test` runs every check CI runs.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .tools
+PROXY_BIN := $(TOOLS)/mcp-proxy/bin/mcp-proxy
+SAM := $(TOOLS)/sam/bin/sam
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+export HOSTED_MCP_PROXY_BIN ?= $(abspath $(PROXY_BIN))
+
+.PHONY: install run test lint typecheck unit validate build bench diagram clean
+
+install: $(BIN)/.installed $(PROXY_BIN) $(SAM) node_modules/.installed
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+# mcp-proxy needs mcp<2 and aws-sam-cli pins boto3 exactly: each lives in its own environment.
+$(PROXY_BIN): tools/mcp-proxy.txt
+	$(PYTHON) -m venv $(TOOLS)/mcp-proxy
+	$(TOOLS)/mcp-proxy/bin/pip install -q -r tools/mcp-proxy.txt
+	touch $@
+
+$(SAM): tools/sam.txt
+	$(PYTHON) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/pip install -q -r tools/sam.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: install
+	$(BIN)/hosted-mcp serve
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+unit: $(BIN)/.installed
+	$(BIN)/pytest tests/unit tests/contract -q
+
+validate: $(SAM)
+	$(SAM) validate --lint --template template.yaml
+
+build: $(SAM)
+	PYENV_VERSION=3.13.0:3.11.7 $(SAM) build --template template.yaml
+
+test: install lint typecheck validate
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m bench
+
+diagram: $(BIN)/.installed
+	$(BIN)/python -m hosted_mcp.diagram > docs/lifecycle.mmd
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache

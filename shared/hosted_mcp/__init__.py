@@ -1,0 +1,1 @@
+"""Hosted MCP: the domain package shared by every Lambda function and the one-machine runtime."""

@@ -1,0 +1,116 @@
+"""The management operations behind `/mcp`: create, read, list, update (incl. stop/start), delete."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ValidationError
+
+from hosted_mcp.errors import InvalidRequest, NotFound, invalid_request_from
+from hosted_mcp.lifecycle import lifecycle
+from hosted_mcp.logic.transitions import move
+from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
+from hosted_mcp.models.domain import AuditEntry, Caller, PendingChange, ServerRecord, ServerSpec
+from hosted_mcp.models.fields import ServerStatus, normalize_name
+from hosted_mcp.ports import Page, ServerStore
+
+MAX_PAGE_SIZE = 100
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_server_id() -> str:
+    return uuid.uuid4().hex
+
+
+def create_server(
+    store: ServerStore,
+    request: CreateServerRequest,
+    caller: Caller,
+    *,
+    now: datetime,
+    new_id: Callable[[], str] = new_server_id,
+) -> ServerRecord:
+    spec = request.to_spec()
+    status = lifecycle().operation("create").to
+    deadline = lifecycle().deadline(status)
+    record = ServerRecord(
+        id=new_id(),
+        normalizedName=normalize_name(spec.name),
+        spec=spec,
+        status=status,
+        owner=caller.username,
+        createdAt=now,
+        updatedAt=now,
+        statusDeadline=now + deadline if deadline else None,
+    )
+    audit = AuditEntry(
+        serverId=record.id,
+        version=record.version,
+        at=now,
+        actor=caller.username,
+        fromStatus=None,
+        toStatus=status,
+        reason="created",
+    )
+    store.create(record, audit)
+    return record
+
+
+def get_server(store: ServerStore, server_id: str) -> ServerRecord:
+    record = store.get(server_id)
+    if record is None:
+        raise NotFound(f"Server {server_id} not found")
+    return record
+
+
+def list_servers(store: ServerStore, *, limit: int = 50, next_token: str | None = None) -> Page:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidRequest.of("limit", f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    return store.list_page(limit, next_token)
+
+
+def update_server(
+    store: ServerStore, server_id: str, request: UpdateServerRequest, caller: Caller, *, now: datetime
+) -> ServerRecord:
+    """Accept an update: the record moves to Updating, Stopping or Starting with the change pending."""
+    record = get_server(store, server_id)
+    operation, enabled = _classify(record, request)
+    target = lifecycle().guard(operation, record.status)
+    spec = _apply(record.spec, request)
+    pending = PendingChange(spec=spec, enabled=enabled, returnStatus=record.status)
+    reason = {"stop": "stop requested", "start": "start requested"}.get(operation, "update requested")
+    return move(store, record, target, actor=caller.username, reason=reason, now=now, pending=pending, lastError=None)
+
+
+def delete_server(store: ServerStore, server_id: str, caller: Caller, *, now: datetime) -> ServerRecord:
+    record = get_server(store, server_id)
+    target = lifecycle().guard("delete", record.status)
+    return move(store, record, target, actor=caller.username, reason="delete requested", now=now)
+
+
+def _classify(record: ServerRecord, request: UpdateServerRequest) -> tuple[str, bool]:
+    """Which lifecycle operation an update body asks for, and the desired running state after it."""
+    if request.enabled is False and record.status is not ServerStatus.STOPPED:
+        return "stop", False
+    if request.enabled is True and record.status is not ServerStatus.IN_SERVICE:
+        return "start", True
+    if not request.config_changes():
+        state = "running" if request.enabled else "stopped"
+        raise InvalidRequest.of("enabled", f"the server is already {state} and nothing else would change")
+    return "update", record.enabled
+
+
+def _apply(spec: ServerSpec, request: UpdateServerRequest) -> ServerSpec:
+    changes = request.config_changes()
+    if not changes:
+        return spec
+    dumped = {k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in changes.items()}
+    try:
+        return ServerSpec.model_validate(spec.model_dump() | dumped)
+    except ValidationError as exc:
+        raise invalid_request_from(exc) from exc

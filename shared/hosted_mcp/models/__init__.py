@@ -1,0 +1,1 @@
+"""Models at every boundary: API input/output (`api`), domain (`domain`), events (`events`)."""
