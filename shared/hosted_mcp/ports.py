@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from enum import StrEnum
 
 from hosted_mcp.models.domain import AuditEntry, ServerRecord
+from hosted_mcp.models.events import StatusChanged
+from hosted_mcp.models.settlement import Deployment, Settlement
 
 
 @dataclass(frozen=True)
@@ -42,3 +45,55 @@ class ServerStore(ABC):
 
     @abstractmethod
     def audit_trail(self, server_id: str) -> list[AuditEntry]: ...
+
+
+class ApplyResult(StrEnum):
+    STARTED = "started"  # the deployment is changing; a settlement will follow
+    NO_CHANGE = "noChange"  # nothing to change: the deployment already matches the record
+
+
+class DeploymentBackend(ABC):
+    """Where servers run: a CloudFormation stack per server on AWS, supervised processes on one machine.
+
+    Every call is idempotent for the same record version (a deterministic deployment name plus a request token
+    derived from the record), and outcomes arrive later as `Settlement`s (CloudFormation status events on
+    EventBridge; the local supervisor), never by polling.
+    """
+
+    @abstractmethod
+    def deploy(self, record: ServerRecord) -> Deployment: ...
+
+    @abstractmethod
+    def apply(self, record: ServerRecord) -> ApplyResult: ...
+
+    @abstractmethod
+    def teardown(self, record: ServerRecord) -> ApplyResult: ...
+
+    @abstractmethod
+    def describe(self, record: ServerRecord) -> Settlement | None:
+        """The settled outcome of the record's current deployment action, or None while it is still in progress."""
+
+
+class ReadinessProbe(ABC):
+    """Proves a deployed server answers MCP (initialize + tools/list through the real path)."""
+
+    @abstractmethod
+    def problem(self, record: ServerRecord) -> str | None:
+        """None when the server answers MCP, otherwise the real reason it does not."""
+
+
+class StatusEvents(ABC):
+    """Where status-change events go: an EventBridge bus on AWS, local subscribers on one machine."""
+
+    @abstractmethod
+    def publish(self, event: StatusChanged) -> None: ...
+
+
+class Connections(ABC):
+    """Connection records that chat clients read to find hosted servers."""
+
+    @abstractmethod
+    def publish(self, record: ServerRecord, url: str, active: bool) -> None: ...
+
+    @abstractmethod
+    def remove(self, server_id: str) -> None: ...

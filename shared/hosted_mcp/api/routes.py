@@ -6,14 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from typing import TypeVar
-
 from pydantic import BaseModel
 
 from hosted_mcp.api.errors import error_response
@@ -49,8 +47,13 @@ class ApiServices:
 
 
 def _errors(*codes: int) -> dict[int, dict]:
-    descriptions = {400: "Invalid request", 401: "Not authenticated", 403: "Not an admin", 404: "No such server",
-                    409: "Name or status conflict"}
+    descriptions = {
+        400: "Invalid request",
+        401: "Not authenticated",
+        403: "Not an admin",
+        404: "No such server",
+        409: "Name or status conflict",
+    }
     return {
         code: {"description": descriptions[code], "content": {"application/json": {"model": ErrorBody}}}
         for code in codes
@@ -100,7 +103,6 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
     def admin() -> Caller:
         return require_admin(app.current_event.request_context.authorizer.raw_event)
 
-
     def view(record: ServerRecord) -> ServerView:
         return ServerView.of(record, services().base_url)
 
@@ -133,9 +135,7 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
         page = servers.list_servers(services().store, limit=limit, next_token=nextToken)
         return json_response(ServerPage(Items=[view(r) for r in page.records], nextToken=page.next_token))
 
-    @app.get(
-        "/mcp/<serverId>", summary="Get a hosted MCP server", responses={**_errors(401, 403, 404)}
-    )
+    @app.get("/mcp/<serverId>", summary="Get a hosted MCP server", responses={**_errors(401, 403, 404)})
     def get_server(serverId: Annotated[str, Path(max_length=64)]) -> Response[ServerView]:
         admin()
         return json_response(view(servers.get_server(services().store, serverId)))
@@ -157,7 +157,9 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
         summary="Update, stop (enabled=false) or start (enabled=true) a hosted MCP server",
         responses={**_errors(400, 401, 403, 404, 409)},
     )
-    def update_server(serverId: Annotated[str, Path(max_length=64)], request: UpdateServerRequest) -> Response[ServerView]:
+    def update_server(
+        serverId: Annotated[str, Path(max_length=64)], request: UpdateServerRequest
+    ) -> Response[ServerView]:
         caller = admin()
         svc = services()
         record = servers.update_server(svc.store, serverId, request, caller, now=svc.clock())

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from hosted_mcp.errors import InvalidRequest, NotFound, invalid_request_from
 from hosted_mcp.lifecycle import lifecycle
-from hosted_mcp.logic.transitions import move
+from hosted_mcp.logic.transitions import move, request_token
 from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
 from hosted_mcp.models.domain import AuditEntry, Caller, PendingChange, ServerRecord, ServerSpec
 from hosted_mcp.models.fields import ServerStatus, normalize_name
@@ -48,6 +48,7 @@ def create_server(
         updatedAt=now,
         statusDeadline=now + deadline if deadline else None,
     )
+    record = record.evolve(requestToken=request_token(record.id, record.version))
     audit = AuditEntry(
         serverId=record.id,
         version=record.version,

@@ -11,6 +11,11 @@ from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.ports import ServerStore
 
 
+def request_token(server_id: str, version: int) -> str:
+    """Deterministic per status entry: retries of one action reuse it; a newer action never does."""
+    return f"hmcp-{server_id}-{version}"
+
+
 def move(
     store: ServerStore,
     record: ServerRecord,
@@ -39,11 +44,13 @@ def move(
         store.remove(record, audit)
         return record
     deadline = lifecycle().deadline(target)
+    version = record.version + 1
     new = record.evolve(
         status=target,
-        version=record.version + 1,
+        version=version,
         updatedAt=now,
         statusDeadline=now + deadline if deadline else None,
+        requestToken=request_token(record.id, version) if lifecycle().is_transitional(target) else None,
         **changes,
     )
     store.replace(record, new, audit)

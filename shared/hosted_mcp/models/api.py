@@ -129,7 +129,9 @@ class UpdateServerRequest(BaseModel):
 
     def config_changes(self) -> dict[str, Any]:
         """The configuration fields this update sets (everything but `enabled`)."""
-        changes = {f: getattr(self, f) for f in self.model_fields_set if f != "enabled" and getattr(self, f) is not None}
+        changes = {
+            f: getattr(self, f) for f in self.model_fields_set if f != "enabled" and getattr(self, f) is not None
+        }
         if "groups" in changes:
             changes["groups"] = normalize_groups(changes["groups"])
         return changes

@@ -164,6 +164,9 @@ class ServerRecord(BaseModel):
     deploymentId: str | None = None
     lastError: str | None = None
     pending: PendingChange | None = None
+    requestToken: str | None = Field(
+        None, description="Idempotency token of the deployment action the current status asked for."
+    )
     restarts: int = 0
 
     def evolve(self, **changes: Any) -> ServerRecord:

@@ -82,13 +82,16 @@ ServerName = Annotated[
 ]
 Cpu = Annotated[int, Field(description="Fargate CPU units: 256, 512, 1024, 2048 or 4096.")]
 MemoryMiB = Annotated[
-    int, Field(ge=MIN_MEMORY_MIB, le=MAX_MEMORY_MIB, description="Task memory in MiB (512..30720), a valid pair with cpu.")
+    int,
+    Field(ge=MIN_MEMORY_MIB, le=MAX_MEMORY_MIB, description="Task memory in MiB (512..30720), a valid pair with cpu."),
 ]
 Port = Annotated[int, Field(ge=1, le=65535)]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 EnvValue = Annotated[str, StringConstraints(max_length=4096)]
 GroupName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256, pattern=r"^[^\s]+$")]
-RoleArn = Annotated[str, StringConstraints(max_length=2048, pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$")]
+RoleArn = Annotated[
+    str, StringConstraints(max_length=2048, pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$")
+]
 ImageRef = Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$")]
 ArtifactPath = Annotated[
     str,

@@ -1,0 +1,288 @@
+"""The reactions of the choreography. Each is triggered by one fact and is safe to run twice, late or out of order.
+
+| fact                                   | reaction            |
+|----------------------------------------|---------------------|
+| record entered Creating                | deploy_server       |
+| record entered Updating/Starting/Stopping | apply_change     |
+| record entered Deleting                | tear_down           |
+| a deployment action settled            | settle_deployment   |
+| any status change                      | publish_status      |
+| schedule                               | reconcile           |
+
+Which status triggers which reaction is read from the lifecycle (`statemachine/lifecycle.json`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from aws_lambda_powertools import Logger
+
+from hosted_mcp.errors import ConcurrentModification
+from hosted_mcp.lifecycle import Outcome, Reaction, lifecycle
+from hosted_mcp.logic.transitions import amend, move
+from hosted_mcp.models.domain import ServerRecord
+from hosted_mcp.models.events import StatusChanged, StatusChangedDetail
+from hosted_mcp.models.fields import ServerStatus
+from hosted_mcp.models.settlement import Settlement
+from hosted_mcp.ports import ApplyResult, Connections, DeploymentBackend, ReadinessProbe, ServerStore, StatusEvents
+
+logger = Logger(service="hosted-mcp-reactions")
+SYSTEM = "hosted-mcp"
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One change of one record, as a stream (DynamoDB Streams, the local change feed) reports it."""
+
+    old: ServerRecord | None
+    new: ServerRecord | None
+
+    @property
+    def status_changed(self) -> bool:
+        if self.new is None or self.old is None:
+            return True
+        return self.old.status != self.new.status
+
+    @property
+    def server(self) -> ServerRecord:
+        record = self.new or self.old
+        assert record is not None
+        return record
+
+
+def reaction_for(change: StatusChange) -> Reaction | None:
+    """What the lifecycle says this change triggers (besides publishing it)."""
+    if change.new is None or not change.status_changed:
+        return None
+    return lifecycle().on_enter(change.new.status)
+
+
+def _current(store: ServerStore, server_id: str, status: ServerStatus) -> ServerRecord | None:
+    """The record if it is still in `status`; a late or duplicate trigger finds it moved on and does nothing."""
+    record = store.get(server_id)
+    if record is None or record.status is not status:
+        logger.info("trigger is stale", server_id=server_id, expected=status, found=record and record.status)
+        return None
+    return record
+
+
+# -- deploy / apply / teardown -----------------------------------------------------------------------------------
+
+
+def deploy_server(
+    store: ServerStore, backend: DeploymentBackend, server_id: str, *, now: datetime
+) -> ServerRecord | None:
+    record = _current(store, server_id, ServerStatus.CREATING)
+    if record is None:
+        return None
+    try:
+        deployment = backend.deploy(record)
+    except DeploymentRejected as rejected:
+        return _fail(store, record, rejected.reason, now=now)
+    if record.deploymentId == deployment.deploymentId:
+        return record
+    return amend(store, record, now=now, deploymentId=deployment.deploymentId, stackName=deployment.stackName)
+
+
+def apply_change(
+    store: ServerStore, backend: DeploymentBackend, server_id: str, status: ServerStatus, *, now: datetime
+) -> ServerRecord | None:
+    record = _current(store, server_id, status)
+    if record is None:
+        return None
+    try:
+        result = backend.apply(record)
+    except DeploymentRejected as rejected:
+        return settle_deployment(store, None, _settlement(record, "rolledBack", rejected.reason), now=now)
+    if result is ApplyResult.NO_CHANGE:
+        return settle_deployment(store, None, _settlement(record, "deployed", "nothing to change"), now=now)
+    return record
+
+
+def tear_down(store: ServerStore, backend: DeploymentBackend, server_id: str, *, now: datetime) -> ServerRecord | None:
+    record = _current(store, server_id, ServerStatus.DELETING)
+    if record is None:
+        return None
+    try:
+        result = backend.teardown(record)
+    except DeploymentRejected as rejected:
+        return settle_deployment(store, None, _settlement(record, "failed", rejected.reason), now=now)
+    if result is ApplyResult.NO_CHANGE:
+        return settle_deployment(store, None, _settlement(record, "deployed", "nothing left to remove"), now=now)
+    return record
+
+
+class DeploymentRejected(Exception):
+    """The backend refused the action outright (bad image, no container runtime, a template error...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _settlement(record: ServerRecord, outcome: Outcome, reason: str) -> Settlement:
+    return Settlement(
+        serverId=record.id,
+        deploymentId=record.deploymentId or "",
+        outcome=outcome,
+        reason=reason,
+        token=record.requestToken,
+    )
+
+
+def _fail(store: ServerStore, record: ServerRecord, reason: str, *, now: datetime) -> ServerRecord:
+    return move(
+        store, record, ServerStatus.FAILED, actor=SYSTEM, reason=reason, now=now, lastError=reason, pending=None
+    )
+
+
+# -- settle --------------------------------------------------------------------------------------------------------
+
+
+def settle_target(record: ServerRecord, outcome: Outcome) -> ServerStatus | None:
+    """Where a record goes when its current action settles with `outcome` (None: removed)."""
+    if outcome == "failed":
+        return ServerStatus.FAILED
+    if outcome == "rolledBack":
+        return record.pending.returnStatus if record.pending else ServerStatus.FAILED
+    if record.status is ServerStatus.DELETING:
+        return None
+    return ServerStatus.IN_SERVICE if record.desired_enabled else ServerStatus.STOPPED
+
+
+def settle_deployment(
+    store: ServerStore, probe: ReadinessProbe | None, settlement: Settlement, *, now: datetime
+) -> ServerRecord | None:
+    """Move the record the settlement belongs to; stale, duplicate and out-of-order settlements change nothing."""
+    record = store.get(settlement.serverId) if settlement.serverId else None
+    if record is None:
+        logger.info("settlement for no record", deployment_id=settlement.deploymentId, outcome=settlement.outcome)
+        return None
+    if not lifecycle().is_transitional(record.status):
+        logger.info("settlement after the record settled", server_id=record.id, status=record.status)
+        return None
+    if settlement.deploymentId and record.deploymentId and settlement.deploymentId != record.deploymentId:
+        logger.info("settlement of another deployment", server_id=record.id, deployment_id=settlement.deploymentId)
+        return None
+    if settlement.token and settlement.token != record.requestToken:
+        logger.info("settlement of an earlier action", server_id=record.id, token=settlement.token)
+        return None
+    target = settle_target(record, settlement.outcome)
+    if not lifecycle().allows(record.status, target, settlement.outcome):
+        logger.warning(
+            "outcome not allowed here", server_id=record.id, status=record.status, outcome=settlement.outcome
+        )
+        return None
+    outcome, reason = settlement.outcome, settlement.reason
+    if target is ServerStatus.IN_SERVICE and probe is not None:
+        problem = probe.problem(record.evolve(spec=record.desired_spec))
+        if problem:
+            outcome, reason = "failed", f"deployed but does not answer MCP: {problem}"
+            target = ServerStatus.FAILED
+    try:
+        return _settle(store, record, target, outcome, reason, now=now)
+    except ConcurrentModification:
+        logger.info("record moved on while settling", server_id=record.id)
+        return None
+
+
+def _settle(
+    store: ServerStore,
+    record: ServerRecord,
+    target: ServerStatus | None,
+    outcome: Outcome,
+    reason: str,
+    *,
+    now: datetime,
+) -> ServerRecord:
+    if outcome == "deployed":
+        return move(
+            store,
+            record,
+            target,
+            actor=SYSTEM,
+            reason=reason,
+            now=now,
+            spec=record.desired_spec,
+            enabled=record.desired_enabled,
+            pending=None,
+            lastError=None,
+        )
+    return move(store, record, target, actor=SYSTEM, reason=reason, now=now, pending=None, lastError=reason)
+
+
+# -- publish -------------------------------------------------------------------------------------------------------
+
+
+def status_event(change: StatusChange) -> StatusChanged:
+    record = change.server
+    version = change.new.version if change.new else record.version + 1
+    return StatusChanged(
+        correlationId=f"{record.id}:{version}",
+        detail=StatusChangedDetail(
+            serverId=record.id,
+            name=record.spec.name,
+            normalizedName=record.normalizedName,
+            fromStatus=change.old.status if change.old else None,
+            toStatus=change.new.status if change.new else None,
+            version=version,
+            at=change.new.updatedAt if change.new else record.updatedAt,
+            deploymentId=record.deploymentId,
+            lastError=change.new.lastError if change.new else None,
+        ),
+    )
+
+
+def publish_status(events: StatusEvents, change: StatusChange) -> StatusChanged | None:
+    if not change.status_changed:
+        return None
+    event = status_event(change)
+    events.publish(event)
+    return event
+
+
+def publish_connection(connections: Connections, change: StatusChange, server_url: str) -> None:
+    """InService: an active connection; Stopped or Failed: an inactive one; removed: none."""
+    if not change.status_changed:
+        return
+    if change.new is None:
+        connections.remove(change.server.id)
+    elif change.new.status is ServerStatus.IN_SERVICE:
+        connections.publish(change.new, server_url, active=True)
+    elif change.new.status in (ServerStatus.STOPPED, ServerStatus.FAILED):
+        connections.publish(change.new, server_url, active=False)
+
+
+# -- reconcile -----------------------------------------------------------------------------------------------------
+
+
+def reconcile(
+    store: ServerStore,
+    backend: DeploymentBackend,
+    probe: ReadinessProbe | None,
+    records: list[ServerRecord],
+    *,
+    now: datetime,
+) -> list[ServerRecord]:
+    """Level-triggered repair: a record past its deadline is settled from the real deployment, or failed."""
+    repaired = []
+    for record in records:
+        if record.statusDeadline is None or record.statusDeadline > now:
+            continue
+        settled = backend.describe(record)
+        if settled is not None:
+            result = settle_deployment(store, probe, settled.model_copy(update={"token": None}), now=now)
+        else:
+            target = lifecycle().on_deadline(record.status)
+            reason = f"no outcome {int((now - record.updatedAt).total_seconds())}s after entering {record.status}"
+            try:
+                result = move(
+                    store, record, target, actor=SYSTEM, reason=reason, now=now, lastError=reason, pending=None
+                )
+            except ConcurrentModification:
+                result = None
+        if result is not None:
+            repaired.append(result)
+    return repaired

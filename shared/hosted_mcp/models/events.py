@@ -1,0 +1,41 @@
+"""Status events for subscribers: a versioned envelope and a typed detail (schema v1, documented in docs/events.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hosted_mcp.models.fields import ServerStatus
+
+EVENT_SOURCE = "hosted-mcp"
+STATUS_CHANGED = "Hosted MCP Server Status Changed"
+SCHEMA_VERSION = "1"
+
+
+class StatusChangedDetail(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    schemaVersion: Literal["1"] = SCHEMA_VERSION
+    serverId: str
+    name: str
+    normalizedName: str
+    fromStatus: ServerStatus | None = Field(description="None when the server was just created.")
+    toStatus: ServerStatus | None = Field(description="None when the server was removed.")
+    reason: str | None = None
+    version: int
+    at: datetime
+    deploymentId: str | None = None
+    lastError: str | None = None
+
+
+class StatusChanged(BaseModel):
+    """Envelope: what is published on the bus (EventBridge `Source`/`DetailType`/`Detail`) or to local subscribers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: Literal["hosted-mcp"] = EVENT_SOURCE
+    detailType: Literal["Hosted MCP Server Status Changed"] = STATUS_CHANGED
+    correlationId: str = Field(description="serverId:version; identical for duplicate deliveries of one change.")
+    detail: StatusChangedDetail

@@ -1,0 +1,26 @@
+"""What a deployment backend reports: where a deployment lives, and how an action on it settled."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from hosted_mcp.lifecycle import Outcome
+
+
+class Deployment(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    deploymentId: str  # CloudFormation stack id on AWS; a local deployment id on one machine
+    stackName: str
+
+
+class Settlement(BaseModel):
+    """A deployment action finished. `token` ties it to the record version that asked for it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    serverId: str | None = None
+    deploymentId: str
+    outcome: Outcome
+    reason: str
+    token: str | None = None
