@@ -33,7 +33,7 @@ $(SAM): tools/sam.txt
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	mkdir -p node_modules && touch $@
 
 run: install
 	$(BIN)/hosted-mcp serve
