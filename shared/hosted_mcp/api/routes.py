@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
@@ -15,7 +16,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel
 
 from hosted_mcp.api.errors import error_response
-from hosted_mcp.errors import DomainError, Forbidden, Unauthorized, invalid_request_from
+from hosted_mcp.auth.access import MANAGEMENT_ROUTES, Role, RouteRule, require_role, rule_for
+from hosted_mcp.auth.api_keys import ApiKeyStore
+from hosted_mcp.errors import DomainError, Unauthorized, invalid_request_from
 from hosted_mcp.logic import servers
 from hosted_mcp.models.api import (
     READ_ONLY_FIELDS,
@@ -43,6 +46,7 @@ class ApiServices:
     clock: Callable[[], datetime] = servers.utc_now
     new_id: Callable[[], str] = servers.new_server_id
     base_url: str | None = None
+    api_keys: ApiKeyStore | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -50,7 +54,7 @@ def _errors(*codes: int) -> dict[int, dict]:
     descriptions = {
         400: "Invalid request",
         401: "Not authenticated",
-        403: "Not an admin",
+        403: "Not allowed for this caller",
         404: "No such server",
         409: "Name or status conflict",
     }
@@ -64,26 +68,38 @@ def json_response(model: M, status: HTTPStatus = HTTPStatus.OK) -> Response[M]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=model)
 
 
-def require_admin(authorizer_context: dict | None) -> Caller:
-    caller = Caller.from_authorizer_context(authorizer_context)
+def caller_with_role(authorizer_context: dict | None, role: Role) -> Caller:
+    """The caller the authorizer established, when they hold `role` (Unauthorized / Forbidden otherwise)."""
+    caller = require_role(Caller.from_authorizer_context(authorizer_context), role)
     if caller is None:
         raise Unauthorized("Authentication required")
-    if not caller.isAdmin:
-        raise Forbidden("Managing hosted servers requires the admin group")
     return caller
 
 
 class ManagementResolver(APIGatewayRestResolver):
-    """Checks identity before anything else, so nobody learns how a body is validated before proving who they are."""
+    """Checks the route's role before anything else, so nobody learns how a body is validated (or whether a
+    route exists) before proving who they are. Roles come from `hosted_mcp.auth.access.MANAGEMENT_ROUTES`, the
+    table the authorizer reads too; `secured` refuses to register a route missing from it."""
 
-    PUBLIC_PATHS = frozenset({"/openapi.json"})
+    def secured(self, method: str, rule: str, **route_options: Any) -> Callable[[Callable], Callable]:
+        """Register a route (powertools `<param>` syntax) whose role is in the shared route table."""
+        gateway_path = re.sub(r"<(\w+)>", r"{\1}", rule)
+        if not any(r.method == method and r.path == gateway_path for r in MANAGEMENT_ROUTES):
+            raise ValueError(f"{method} {gateway_path} has no role in MANAGEMENT_ROUTES")
+        return self.route(rule, method, **route_options)
 
-    def resolve(self, event: dict, context: Any) -> dict[str, Any]:
-        if event.get("path") not in self.PUBLIC_PATHS:
-            try:
-                require_admin((event.get("requestContext") or {}).get("authorizer"))
-            except DomainError as error:
-                return proxy_result(error_response(error))
+    @staticmethod
+    def role_for(method: str, path: str) -> Role:
+        """The role a request needs; anything not in the table needs at least an authenticated caller."""
+        rule: RouteRule | None = rule_for(method.upper(), path)
+        return rule.role if rule else Role.USER
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        role = self.role_for(str(event.get("httpMethod", "")), str(event.get("path", "")))
+        try:
+            require_role(Caller.from_authorizer_context((event.get("requestContext") or {}).get("authorizer")), role)
+        except DomainError as error:
+            return proxy_result(error_response(error))
         return super().resolve(event, context)
 
 
@@ -101,7 +117,7 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
     app = ManagementResolver(enable_validation=True)
 
     def admin() -> Caller:
-        return require_admin(app.current_event.request_context.authorizer.raw_event)
+        return caller_with_role(app.current_event.request_context.authorizer.raw_event, Role.ADMIN)
 
     def view(record: ServerRecord) -> ServerView:
         return ServerView.of(record, services().base_url)
@@ -114,7 +130,8 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
     def _invalid(error: RequestValidationError) -> Response:
         return error_response(invalid_request_from(error, READ_ONLY_FIELDS))
 
-    @app.post(
+    @app.secured(
+        "POST",
         "/mcp",
         summary="Create a hosted MCP server",
         responses={**_errors(400, 401, 403, 409)},
@@ -126,7 +143,7 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
         logger.info("server accepted", server_id=record.id, server_name=record.normalizedName, actor=caller.username)
         return json_response(view(record), HTTPStatus.CREATED)
 
-    @app.get("/mcp", summary="List hosted MCP servers", responses={**_errors(400, 401, 403)})
+    @app.secured("GET", "/mcp", summary="List hosted MCP servers", responses={**_errors(400, 401, 403)})
     def list_servers(
         limit: Annotated[int, Query(ge=1, le=servers.MAX_PAGE_SIZE)] = 50,
         nextToken: Annotated[str | None, Query(max_length=2048)] = None,
@@ -135,12 +152,13 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
         page = servers.list_servers(services().store, limit=limit, next_token=nextToken)
         return json_response(ServerPage(Items=[view(r) for r in page.records], nextToken=page.next_token))
 
-    @app.get("/mcp/<serverId>", summary="Get a hosted MCP server", responses={**_errors(401, 403, 404)})
+    @app.secured("GET", "/mcp/<serverId>", summary="Get a hosted MCP server", responses={**_errors(401, 403, 404)})
     def get_server(serverId: Annotated[str, Path(max_length=64)]) -> Response[ServerView]:
         admin()
         return json_response(view(servers.get_server(services().store, serverId)))
 
-    @app.get(
+    @app.secured(
+        "GET",
         "/mcp/<serverId>/audit",
         summary="Audit trail of a hosted MCP server: every status change, who made it and why",
         responses={**_errors(401, 403, 404)},
@@ -152,7 +170,8 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
             servers.get_server(services().store, serverId)
         return json_response(AuditPage(Items=[AuditView.of(e) for e in entries]))
 
-    @app.put(
+    @app.secured(
+        "PUT",
         "/mcp/<serverId>",
         summary="Update, stop (enabled=false) or start (enabled=true) a hosted MCP server",
         responses={**_errors(400, 401, 403, 404, 409)},
@@ -166,7 +185,8 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
         logger.info("update accepted", server_id=record.id, status=record.status, actor=caller.username)
         return json_response(view(record))
 
-    @app.delete(
+    @app.secured(
+        "DELETE",
         "/mcp/<serverId>",
         summary="Delete a hosted MCP server",
         responses={**_errors(401, 403, 404, 409)},
@@ -178,7 +198,12 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
         logger.info("delete accepted", server_id=record.id, actor=caller.username)
         return json_response(view(record))
 
-    @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
+    from hosted_mcp.api.access import register_api_key_routes, register_connection_routes  # imports this module
+
+    register_api_key_routes(app, services)
+    register_connection_routes(app, services)
+
+    @app.secured("GET", "/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
     def openapi_document() -> Response[str]:
         return Response(
             status_code=200,

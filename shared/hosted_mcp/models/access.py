@@ -1,0 +1,79 @@
+"""API models of access: API keys (issue, list, revoke) and the connections a caller may use."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hosted_mcp.auth.api_keys import ApiKeyRecord
+from hosted_mcp.models.fields import GroupName, ServerType
+
+BEARER_PLACEHOLDER = "{LISA_BEARER_TOKEN}"
+MAX_KEY_LIFETIME_DAYS = 365
+
+
+class IssueApiKeyRequest(BaseModel):
+    """An API key for an agent or an automation: its own identity, its groups, an expiry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
+    owner: str | None = Field(
+        None,
+        min_length=1,
+        max_length=256,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9@._:/+-]*$",
+        description="Identity the key acts as (audit actor); default `apikey/<name>`.",
+    )
+    groups: list[GroupName] = Field(default_factory=list, max_length=50, description="IdP-style groups of the key.")
+    expiresInDays: int = Field(90, ge=1, le=MAX_KEY_LIFETIME_DAYS)
+
+
+class ApiKeyView(BaseModel):
+    """A stored key as admins see it: never the secret, never its hash."""
+
+    keyId: str
+    name: str
+    owner: str
+    groups: list[str]
+    createdBy: str
+    createdAt: datetime
+    expiresAt: datetime
+    revokedAt: datetime | None = None
+    state: Literal["active", "expired", "revoked"]
+
+    @classmethod
+    def of(cls, record: ApiKeyRecord, now: datetime) -> ApiKeyView:
+        state: Literal["active", "expired", "revoked"] = (
+            "revoked" if record.revokedAt else ("expired" if now >= record.expiresAt else "active")
+        )
+        return cls(**record.model_dump(exclude={"secretHash", "groups"}), groups=list(record.groups), state=state)
+
+
+class IssuedApiKeyView(ApiKeyView):
+    apiKey: str = Field(description="The key itself. Shown once: the platform keeps only its hash.")
+
+
+class ApiKeyPage(BaseModel):
+    Items: list[ApiKeyView]
+
+
+class ConnectionView(BaseModel):
+    """A hosted server as a chat client or agent connects to it."""
+
+    id: str
+    name: str
+    normalizedName: str
+    description: str | None
+    serverType: ServerType
+    url: str | None
+    sseUrl: str | None
+    groups: list[str]
+    status: Literal["active", "inactive"]
+    customHeaders: dict[str, str]
+
+
+class ConnectionPage(BaseModel):
+    Items: list[ConnectionView]
