@@ -1,0 +1,1 @@
+"""The one-machine runtime of Hosted MCP: embedded store, change-feed pump, supervisor, gateway, CLI."""

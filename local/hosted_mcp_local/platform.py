@@ -1,0 +1,158 @@
+"""The one-machine platform: the shared logic wired to local adapters.
+
+| AWS                                   | here                                             |
+|---------------------------------------|--------------------------------------------------|
+| DynamoDB table + stream               | SqliteServerStore + its change feed              |
+| stream -> Lambda reactions            | ChangeFeedPump -> the same reaction functions    |
+| CloudFormation stacks + EventBridge   | ProcessSupervisor reporting Settlements          |
+| EventBridge bus                       | LocalStatusEvents                                |
+| scheduled reconciler                  | a timer thread calling the same `reconcile`      |
+| API Gateway + authorizer              | the gateway in `app.py` + the shared Authenticator |
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from aws_lambda_powertools import Logger
+from hosted_mcp.adapters.mcp_probe import McpReadinessProbe
+from hosted_mcp.api.routes import ApiServices, build_resolver
+from hosted_mcp.auth import Authenticator
+from hosted_mcp.errors import ConcurrentModification
+from hosted_mcp.lifecycle import lifecycle
+from hosted_mcp.logic import reactions
+from hosted_mcp.logic.reactions import StatusChange
+from hosted_mcp.logic.servers import utc_now
+from hosted_mcp.logic.transitions import amend
+from hosted_mcp.models.fields import ServerStatus
+from hosted_mcp.models.settlement import Settlement
+
+from hosted_mcp_local.events import LocalStatusEvents
+from hosted_mcp_local.identity import LocalIssuer, local_auth_settings
+from hosted_mcp_local.pump import ChangeFeedPump
+from hosted_mcp_local.store import SqliteApiKeyStore, SqliteServerStore
+from hosted_mcp_local.supervisor import ProcessSupervisor
+
+logger = Logger(service="hosted-mcp-local")
+DB_FILE = "hosted-mcp.db"
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    data_dir: Path
+    proxy_bin: str
+    base_url: str
+    reconcile_interval: float = 60.0
+    startup_timeout: float = 60.0
+    allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Platform:
+    def __init__(self, config: PlatformConfig) -> None:
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = SqliteServerStore(config.data_dir / DB_FILE)
+        self.api_keys = SqliteApiKeyStore(self.store)
+        self.issuer = LocalIssuer(config.data_dir)
+        self.authenticator = Authenticator(local_auth_settings(), self.issuer.jwks(), self.api_keys)
+        self.events = LocalStatusEvents()
+        self.supervisor = ProcessSupervisor(
+            config.data_dir,
+            proxy_bin=config.proxy_bin,
+            on_settled=self.settle,
+            on_restart=self.count_restart,
+            startup_timeout=config.startup_timeout,
+        )
+        self.probe = McpReadinessProbe(self.supervisor.endpoints, timeout=5.0, attempts=3, retry_delay=0.5)
+        self.pump = ChangeFeedPump(self.store, self.react)
+        self.services = ApiServices(store=self.store, base_url=config.base_url, extra={"api_keys": self.api_keys})
+        self.resolver = build_resolver(lambda: self.services)
+        self._stopping = threading.Event()
+        self._reconciler: threading.Thread | None = None
+
+    @staticmethod
+    def now() -> datetime:
+        return utc_now()
+
+    # -- lifecycle of the platform itself -------------------------------------------------------------------
+
+    def start(self) -> None:
+        reaped = self.supervisor.reap_orphans()
+        if reaped:
+            logger.warning("ended processes left by an earlier run", process_groups=reaped)
+        self.pump.drain()
+        self.resume()
+        self.pump.start()
+        self._reconciler = threading.Thread(target=self._reconcile_loop, name="reconciler", daemon=True)
+        self._reconciler.start()
+        logger.info("platform started", base_url=self.config.base_url, data_dir=str(self.config.data_dir))
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.pump.stop()
+        if self._reconciler is not None:
+            self._reconciler.join(timeout=5)
+        self.supervisor.close()
+        self.store.close()
+        logger.info("platform stopped")
+
+    def resume(self) -> None:
+        """Processes do not outlive the platform: bring back running servers and re-drive transitional records.
+
+        Every change already in the feed was delivered (`drain` ran first), but the processes those reactions
+        started died with the previous run, so each record's current status is acted on again. The supervisor
+        deduplicates by request token, and settlement is conditional, so this is safe to repeat.
+        """
+        for record in self.store.all_records():
+            if record.status is ServerStatus.IN_SERVICE and record.enabled:
+                logger.info("restoring server", server_id=record.id, server_name=record.normalizedName)
+                self.supervisor.restore(record)
+            elif lifecycle().is_transitional(record.status):
+                logger.info("resuming server", server_id=record.id, status=record.status)
+                self.react(StatusChange(old=None, new=record), publish=False)
+
+    # -- reactions -------------------------------------------------------------------------------------------
+
+    def react(self, change: StatusChange, *, publish: bool = True) -> None:
+        """What the stream-triggered Lambdas do on AWS, for one change of the feed."""
+        if publish:
+            reactions.publish_status(self.events, change)
+        reaction = reactions.reaction_for(change)
+        if change.new is None or reaction is None:
+            return
+        server_id, status = change.new.id, change.new.status
+        if reaction == "deploy":
+            reactions.deploy_server(self.store, self.supervisor, server_id, now=self.now())
+        elif reaction == "apply":
+            reactions.apply_change(self.store, self.supervisor, server_id, status, now=self.now())
+        elif reaction == "teardown":
+            reactions.tear_down(self.store, self.supervisor, server_id, now=self.now())
+
+    def settle(self, settlement: Settlement) -> None:
+        reactions.settle_deployment(self.store, self.probe, settlement, now=self.now())
+
+    def count_restart(self, server_id: str, reason: str) -> None:
+        """Make a supervisor restart visible on the record (`restarts`), retrying if the record moves meanwhile."""
+        for _attempt in range(5):
+            record = self.store.get(server_id)
+            if record is None:
+                return
+            try:
+                amend(self.store, record, now=self.now(), restarts=record.restarts + 1)
+                logger.info("restart recorded", server_id=server_id, restarts=record.restarts + 1, reason=reason)
+                return
+            except ConcurrentModification:
+                continue
+
+    def _reconcile_loop(self) -> None:
+        while not self._stopping.wait(self.config.reconcile_interval):
+            try:
+                overdue = [r for r in self.store.all_records() if lifecycle().is_transitional(r.status)]
+                repaired = reactions.reconcile(self.store, self.supervisor, self.probe, overdue, now=self.now())
+                if repaired:
+                    logger.info("reconciled", repaired=[r.id for r in repaired])
+            except Exception:  # the next sweep retries; the failure is logged with its trace
+                logger.exception("reconcile sweep failed")

@@ -1,0 +1,298 @@
+"""The embedded store: SQLite (standard library) with the same conditional semantics as the DynamoDB store.
+
+Every write of a record appends its old and new images to the `change_feed` table in the same transaction, the
+local twin of a DynamoDB stream with NEW_AND_OLD_IMAGES. Consumers read the feed after their checkpoint and are
+woken by a condition when a write commits, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hosted_mcp.adapters.memory import decode_token, encode_token
+from hosted_mcp.auth.api_keys import ApiKeyRecord, ApiKeyStore
+from hosted_mcp.errors import ConcurrentModification, NameConflict, NotFound
+from hosted_mcp.models.domain import AuditEntry, ServerRecord
+from hosted_mcp.ports import Page, ServerStore
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS servers (
+    id TEXT PRIMARY KEY,
+    normalized_name TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    server_id TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_server ON audit (server_id, seq);
+CREATE TABLE IF NOT EXISTS change_feed (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    server_id TEXT NOT NULL,
+    old_image TEXT,
+    new_image TEXT,
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    consumer TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failed_changes (
+    seq INTEGER NOT NULL,
+    consumer TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (consumer, seq)
+);
+"""
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One committed change of one record: the images before and after (None for insert / remove)."""
+
+    seq: int
+    server_id: str
+    old: ServerRecord | None
+    new: ServerRecord | None
+
+
+def _image(record: ServerRecord | None) -> str | None:
+    return record.model_dump_json() if record is not None else None
+
+
+def _record(image: str | None) -> ServerRecord | None:
+    return ServerRecord.model_validate_json(image) if image else None
+
+
+class SqliteServerStore(ServerStore):
+    """ServerStore over one SQLite file; safe to share between threads (one connection, one lock)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._lock = threading.RLock()
+        self._written = threading.Condition(self._lock)
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+            self._written.notify_all()
+
+    # -- ServerStore ------------------------------------------------------------------------------------------
+
+    def create(self, record: ServerRecord, audit: AuditEntry) -> None:
+        with self._transaction() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO servers (id, normalized_name, created_at, version, status, body)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        record.id,
+                        record.normalizedName,
+                        record.createdAt.isoformat(),
+                        record.version,
+                        record.status.value,
+                        record.model_dump_json(),
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise NameConflict() from exc
+            self._append(conn, record.id, None, record, audit)
+
+    def get(self, server_id: str) -> ServerRecord | None:
+        with self._lock:
+            row = self._conn.execute("SELECT body FROM servers WHERE id = ?", (server_id,)).fetchone()
+        return _record(row[0]) if row else None
+
+    def get_by_name(self, normalized_name: str) -> ServerRecord | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT body FROM servers WHERE normalized_name = ?", (normalized_name,)
+            ).fetchone()
+        return _record(row[0]) if row else None
+
+    def list_page(self, limit: int, next_token: str | None = None) -> Page:
+        start = decode_token(next_token) if next_token else 0
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT body FROM servers ORDER BY created_at, id LIMIT ? OFFSET ?", (limit + 1, start)
+            ).fetchall()
+        records = [r for r in (_record(row[0]) for row in rows[:limit]) if r is not None]
+        return Page(records=records, next_token=encode_token(start + limit) if len(rows) > limit else None)
+
+    def all_records(self) -> list[ServerRecord]:
+        with self._lock:
+            rows = self._conn.execute("SELECT body FROM servers ORDER BY created_at, id").fetchall()
+        return [r for r in (_record(row[0]) for row in rows) if r is not None]
+
+    def replace(self, expected: ServerRecord, new: ServerRecord, audit: AuditEntry | None) -> None:
+        with self._transaction() as conn:
+            changed = conn.execute(
+                "UPDATE servers SET version = ?, status = ?, body = ? WHERE id = ? AND version = ? AND status = ?",
+                (new.version, new.status.value, new.model_dump_json(), expected.id, expected.version, expected.status),
+            ).rowcount
+            if changed != 1:
+                raise ConcurrentModification()
+            self._append(conn, new.id, expected, new, audit)
+
+    def remove(self, expected: ServerRecord, audit: AuditEntry) -> None:
+        with self._transaction() as conn:
+            changed = conn.execute(
+                "DELETE FROM servers WHERE id = ? AND version = ? AND status = ?",
+                (expected.id, expected.version, expected.status),
+            ).rowcount
+            if changed != 1:
+                raise ConcurrentModification()
+            self._append(conn, expected.id, expected, None, audit)
+
+    def audit_trail(self, server_id: str) -> list[AuditEntry]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT body FROM audit WHERE server_id = ? ORDER BY seq", (server_id,)
+            ).fetchall()
+        return [AuditEntry.model_validate_json(row[0]) for row in rows]
+
+    def _append(
+        self,
+        conn: sqlite3.Connection,
+        server_id: str,
+        old: ServerRecord | None,
+        new: ServerRecord | None,
+        audit: AuditEntry | None,
+    ) -> None:
+        if audit is not None:
+            conn.execute("INSERT INTO audit (server_id, body) VALUES (?, ?)", (server_id, audit.model_dump_json()))
+        conn.execute(
+            "INSERT INTO change_feed (server_id, old_image, new_image, at) VALUES (?, ?, ?, ?)",
+            (server_id, _image(old), _image(new), datetime.now(UTC).isoformat()),
+        )
+
+    # -- change feed ------------------------------------------------------------------------------------------
+
+    def read_feed(self, after: int, limit: int = 100) -> list[FeedEntry]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, server_id, old_image, new_image FROM change_feed WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        return [FeedEntry(seq=row[0], server_id=row[1], old=_record(row[2]), new=_record(row[3])) for row in rows]
+
+    def wait_for_feed(self, after: int, timeout: float | None = None) -> bool:
+        """Block until the feed holds an entry after `after` (True) or `timeout` passes / `wake` is called."""
+        with self._written:
+            if self._last_seq() > after:
+                return True
+            self._written.wait(timeout)
+            return self._last_seq() > after
+
+    def wake(self) -> None:
+        """Wake every consumer waiting on the feed (used on shutdown)."""
+        with self._written:
+            self._written.notify_all()
+
+    def _last_seq(self) -> int:
+        row = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM change_feed").fetchone()
+        return int(row[0])
+
+    def checkpoint(self, consumer: str) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT seq FROM checkpoints WHERE consumer = ?", (consumer,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def save_checkpoint(self, consumer: str, seq: int) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO checkpoints (consumer, seq) VALUES (?, ?)"
+                " ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq",
+                (consumer, seq),
+            )
+
+    def record_failure(self, consumer: str, seq: int, reason: str) -> None:
+        """The failure destination: a change a consumer gave up on, kept for an operator to inspect."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO failed_changes (seq, consumer, reason, at) VALUES (?, ?, ?, ?)",
+                (seq, consumer, reason, datetime.now(UTC).isoformat()),
+            )
+
+    def failures(self, consumer: str) -> list[tuple[int, str]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, reason FROM failed_changes WHERE consumer = ? ORDER BY seq", (consumer,)
+            ).fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+
+API_KEYS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+"""
+
+
+class SqliteApiKeyStore(ApiKeyStore):
+    """API keys (hashed, never the key) in the platform's SQLite file, beside the servers."""
+
+    def __init__(self, store: SqliteServerStore) -> None:
+        self._store = store
+        with store._lock:
+            store._conn.executescript(API_KEYS_SCHEMA)
+
+    def put(self, record: ApiKeyRecord) -> None:
+        with self._store._lock:
+            try:
+                self._store._conn.execute(
+                    "INSERT INTO api_keys (key_id, created_at, body) VALUES (?, ?, ?)",
+                    (record.keyId, record.createdAt.isoformat(), record.model_dump_json()),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ValueError("key id already exists") from exc
+
+    def get(self, key_id: str) -> ApiKeyRecord | None:
+        with self._store._lock:
+            row = self._store._conn.execute("SELECT body FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        return ApiKeyRecord.model_validate_json(row[0]) if row else None
+
+    def list(self) -> list[ApiKeyRecord]:
+        with self._store._lock:
+            rows = self._store._conn.execute("SELECT body FROM api_keys ORDER BY created_at, key_id").fetchall()
+        return [ApiKeyRecord.model_validate_json(row[0]) for row in rows]
+
+    def revoke(self, key_id: str, at: datetime) -> ApiKeyRecord:
+        with self._store._lock:
+            record = self.get(key_id)
+            if record is None:
+                raise NotFound("No such API key")
+            if record.revokedAt is None:
+                record = record.evolve(revokedAt=at)
+                self._store._conn.execute(
+                    "UPDATE api_keys SET body = ? WHERE key_id = ?", (record.model_dump_json(), key_id)
+                )
+            return record
