@@ -1,0 +1,526 @@
+"""The per-server CloudFormation stack, synthesized from a record: pure data in, a template dict out.
+
+A server's stack holds only what is per server: log group, roles (when not given), task definition, ECS service,
+target group + listener rule on the platform's shared internal ALB, and autoscaling. The shared pieces (cluster,
+ALB, listener, VPC link, security groups) live in the platform stack and arrive here as `StackPlatform`.
+
+Stop and start are stack updates of the same template with `enabled` false/true (desired count 0 and scaling
+0/0; restored), so nothing is ever changed outside CloudFormation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hosted_mcp.models.domain import ServerRecord, ServerSpec
+from hosted_mcp.models.fields import ServerType
+
+MAX_STACK_NAME = 128
+ARTIFACTS_MOUNT = "/opt/hosted-mcp/artifacts"
+SERVER_DIR = "/app/server"
+SERVER_CONTAINER = "server"
+ARTIFACTS_CONTAINER = "artifacts"
+HEALTH_CONTAINER = "mcp-health"
+CUSTOM_METRIC_NAMESPACE = "HostedMcp/Servers"
+DEFAULT_CPU_TARGET = 70.0
+PRIORITY_PARAMETER = "ListenerRulePriority"
+MAX_LISTENER_PRIORITY = 50000
+TAG_SERVER_ID = "hosted-mcp:server-id"
+TAG_SERVER_NAME = "hosted-mcp:server-name"
+TAG_PLATFORM = "hosted-mcp:platform"
+
+_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
+_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
+
+# Run by the health sidecar: a real MCP `initialize` against the server on localhost (streamable HTTP, or SSE:
+# open the stream, post to the announced endpoint, read the answer from the stream). Exit 0 only when the
+# answer carries serverInfo; a listening socket or a `/status` page is not enough.
+MCP_HEALTH_SCRIPT = """
+import json, sys, urllib.parse as p, urllib.request as r
+url, timeout, transport = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+init = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-03-26",
+    "capabilities": {}, "clientInfo": {"name": "hosted-mcp-health", "version": "1"}}}).encode()
+headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+if transport == "sse":
+    stream = r.urlopen(r.Request(url, headers={"Accept": "text/event-stream"}), timeout=timeout)
+    endpoint = next(line[5:].strip() for line in map(bytes.decode, stream) if line.startswith("data:"))
+    r.urlopen(r.Request(p.urljoin(url, endpoint), init, headers), timeout=timeout).read()
+    ok = any(b'"serverInfo"' in line for line in stream)
+else:
+    ok = b'"serverInfo"' in r.urlopen(r.Request(url, init, headers), timeout=timeout).read()
+sys.exit(0 if ok else 1)
+""".strip()
+
+
+class StackPlatform(BaseModel):
+    """What the platform stack shares with every server's stack (from the functions' environment)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stackPrefix: str = Field("hmcp", pattern=_PREFIX.pattern)
+    clusterName: str
+    vpcId: str
+    subnetIds: tuple[str, ...] = Field(min_length=1)
+    taskSecurityGroupId: str
+    listenerArn: str
+    stdioImage: str = Field(description="Base image for stdio servers: has mcp-proxy, Python and Node.")
+    httpImage: str = Field(description="Base image for HTTP/SSE servers without an image of their own.")
+    artifactSyncImage: str = "public.ecr.aws/aws-cli/aws-cli:2.27.0"
+    healthCheckImage: str | None = Field(None, description="Image of the MCP health sidecar (needs python3).")
+    logRetentionDays: int = 30
+    rolePath: str = "/hosted-mcp/"
+    cpuArchitecture: str = "X86_64"
+
+
+# -- names -------------------------------------------------------------------------------------------------------
+
+
+def stack_name(prefix: str, record: ServerRecord) -> str:
+    """`<prefix>-<server id>-<normalized name, truncated>`: deterministic, starts with a letter, <= 128 chars.
+
+    The id comes right after the prefix so a stack event can be traced back to its server (`server_id_of`).
+    """
+    if not _PREFIX.match(prefix):
+        raise ValueError(f"stack prefix {prefix!r} must start with a letter and use only letters, digits and -")
+    if not _ID.match(record.id):
+        raise ValueError(f"server id {record.id!r} is not alphanumeric")
+    base = f"{prefix}-{record.id}"
+    room = MAX_STACK_NAME - len(base) - 1
+    name_part = record.normalizedName[:room]
+    return f"{base}-{name_part}" if name_part else base
+
+
+def server_id_of(prefix: str, stack_name_or_id: str) -> str | None:
+    """The server id a stack name (or stack id ARN) of ours belongs to; None for anybody else's stack."""
+    name = stack_name_or_id
+    if name.startswith("arn:"):
+        parts = name.split(":", 5)
+        name = parts[5].split("/")[1] if len(parts) == 6 and parts[5].count("/") >= 1 else ""
+    if not name.startswith(prefix + "-"):
+        return None
+    server_id = name[len(prefix) + 1 :].split("-", 1)[0]
+    return server_id if _ID.match(server_id) else None
+
+
+def stack_tags(prefix: str, record: ServerRecord) -> list[dict[str, str]]:
+    """Tags on the stack (CloudFormation propagates them to every resource that takes tags)."""
+    return [
+        {"Key": TAG_SERVER_ID, "Value": record.id},
+        {"Key": TAG_SERVER_NAME, "Value": record.normalizedName or record.id},
+        {"Key": TAG_PLATFORM, "Value": prefix},
+    ]
+
+
+def preferred_listener_priority(server_id: str) -> int:
+    """Where to start looking for a free listener-rule priority: stable per server, spread over the range."""
+    digest = int(hashlib.sha256(server_id.encode()).hexdigest(), 16)
+    return 1 + digest % (MAX_LISTENER_PRIORITY - 1)
+
+
+def free_listener_priority(server_id: str, taken: set[int]) -> int:
+    """The first priority not in `taken`, probing upward from the server's preferred one."""
+    start = preferred_listener_priority(server_id)
+    for offset in range(MAX_LISTENER_PRIORITY - 1):
+        candidate = 1 + (start - 1 + offset) % (MAX_LISTENER_PRIORITY - 1)
+        if candidate not in taken:
+            return candidate
+    raise ValueError("the shared listener has no free rule priority left")
+
+
+def route_prefix(record: ServerRecord) -> str:
+    """The path under which the shared ALB (and the API's greedy route) reaches this server."""
+    return f"/mcp/{record.normalizedName}"
+
+
+def artifact_location(s3_path: str) -> tuple[str, str]:
+    """(`bucket`, `key prefix` without leading/trailing slashes) of an `s3Path` (`bucket/path` or `s3://...`)."""
+    path = s3_path.removeprefix("s3://").strip("/")
+    bucket, _, prefix = path.partition("/")
+    return bucket, prefix.strip("/")
+
+
+# -- the container ----------------------------------------------------------------------------------------------
+
+
+def server_command(spec: ServerSpec) -> list[str]:
+    """argv of the server process. stdio is wrapped by mcp-proxy, the environment passed through, the command after
+    `--`; no shell interprets the start command and no `--allow-origin` is granted."""
+    argv = shlex.split(spec.startCommand)
+    if spec.serverType is ServerType.STDIO:
+        return ["mcp-proxy", "--pass-environment", "--port", str(spec.port), "--host", "0.0.0.0", "--", *argv]  # noqa: S104
+    return argv
+
+
+def mcp_path(spec: ServerSpec) -> str:
+    return "/sse" if spec.serverType is ServerType.SSE else "/mcp"
+
+
+def _log_configuration(stream_prefix: str) -> dict[str, Any]:
+    return {
+        "LogDriver": "awslogs",
+        "Options": {
+            "awslogs-group": {"Ref": "LogGroup"},
+            "awslogs-region": {"Ref": "AWS::Region"},
+            "awslogs-stream-prefix": stream_prefix,
+        },
+    }
+
+
+def _health_check(spec: ServerSpec, command: list[str]) -> dict[str, Any]:
+    check = spec.containerHealthCheckConfig
+    return {
+        "Command": command,
+        "Interval": check.interval,
+        "Timeout": check.timeout,
+        "Retries": check.retries,
+        "StartPeriod": check.startPeriod,
+    }
+
+
+def _user_health_command(spec: ServerSpec) -> list[str] | None:
+    command = spec.containerHealthCheckConfig.command
+    if command is None:
+        return None
+    if isinstance(command, str):
+        return ["CMD-SHELL", command]
+    return command if command[0] in ("CMD", "CMD-SHELL") else ["CMD", *command]
+
+
+def _containers(spec: ServerSpec, platform: StackPlatform) -> list[dict[str, Any]]:
+    argv = server_command(spec)
+    image = spec.image or (platform.stdioImage if spec.serverType is ServerType.STDIO else platform.httpImage)
+    server: dict[str, Any] = {
+        "Name": SERVER_CONTAINER,
+        "Image": image,
+        "Essential": True,
+        "PortMappings": [{"ContainerPort": spec.port, "Protocol": "tcp"}],
+        "Environment": [{"Name": k, "Value": v} for k, v in sorted(spec.environment.items())],
+        "LogConfiguration": _log_configuration("server"),
+    }
+    if spec.image is None or spec.s3Path:
+        server["WorkingDirectory"] = SERVER_DIR
+    containers = []
+    if spec.s3Path:
+        bucket, prefix = artifact_location(spec.s3Path)
+        source = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+        containers.append(
+            {
+                "Name": ARTIFACTS_CONTAINER,
+                "Image": platform.artifactSyncImage,
+                "Essential": False,
+                "EntryPoint": ["aws"],
+                "Command": ["s3", "sync", "--only-show-errors", source, ARTIFACTS_MOUNT],
+                "MountPoints": [{"SourceVolume": "artifacts", "ContainerPath": ARTIFACTS_MOUNT}],
+                "LogConfiguration": _log_configuration("artifacts"),
+            }
+        )
+        # Copy the synced artifacts over /app/server (they add to or overwrite an image's files), then exec the
+        # command; the command's words are positional arguments, never parsed by the shell.
+        script = f'mkdir -p {SERVER_DIR} && cp -a {ARTIFACTS_MOUNT}/. {SERVER_DIR}/ && exec "$@"'
+        server["EntryPoint"] = ["/bin/sh", "-c", script, "hosted-mcp-start"]
+        server["Command"] = argv
+        server["MountPoints"] = [{"SourceVolume": "artifacts", "ContainerPath": ARTIFACTS_MOUNT, "ReadOnly": True}]
+        server["DependsOn"] = [{"ContainerName": ARTIFACTS_CONTAINER, "Condition": "SUCCESS"}]
+    else:
+        server["EntryPoint"] = argv[:1]
+        server["Command"] = argv[1:]
+    user_check = _user_health_command(spec)
+    if user_check:
+        server["HealthCheck"] = _health_check(spec, user_check)
+    containers.append(server)
+    timeout = spec.containerHealthCheckConfig.timeout
+    url = f"http://127.0.0.1:{spec.port}{mcp_path(spec)}"
+    transport = "sse" if spec.serverType is ServerType.SSE else "http"
+    containers.append(
+        {
+            "Name": HEALTH_CONTAINER,
+            "Image": platform.healthCheckImage or platform.stdioImage,
+            "Essential": True,
+            "EntryPoint": ["python3", "-c", "import time\nwhile True: time.sleep(3600)"],
+            "HealthCheck": _health_check(
+                spec, ["CMD", "python3", "-c", MCP_HEALTH_SCRIPT, url, str(max(1, timeout - 1)), transport]
+            ),
+            "DependsOn": [{"ContainerName": SERVER_CONTAINER, "Condition": "START"}],
+            "LogConfiguration": _log_configuration("health"),
+        }
+    )
+    return containers
+
+
+# -- roles ------------------------------------------------------------------------------------------------------
+
+
+def _ecs_tasks_trust() -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+            }
+        ],
+    }
+
+
+def _execution_role(platform: StackPlatform) -> dict[str, Any]:
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Path": platform.rolePath,
+            "AssumeRolePolicyDocument": _ecs_tasks_trust(),
+            "ManagedPolicyArns": [
+                {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}
+            ],
+        },
+    }
+
+
+def _task_role(spec: ServerSpec, platform: StackPlatform) -> dict[str, Any]:
+    properties: dict[str, Any] = {"Path": platform.rolePath, "AssumeRolePolicyDocument": _ecs_tasks_trust()}
+    if spec.s3Path:
+        bucket, prefix = artifact_location(spec.s3Path)
+        objects = f"{prefix}/*" if prefix else "*"
+        statements: list[dict[str, Any]] = [
+            {
+                "Sid": "ReadArtifacts",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{bucket}/{objects}"},
+            },
+            {
+                "Sid": "ListArtifacts",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{bucket}"},
+                "Condition": {"StringLike": {"s3:prefix": [prefix, objects] if prefix else ["*"]}},
+            },
+        ]
+        properties["Policies"] = [
+            {"PolicyName": "artifacts", "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}
+        ]
+    return {"Type": "AWS::IAM::Role", "Properties": properties}
+
+
+# -- scaling ----------------------------------------------------------------------------------------------------
+
+
+def _scaling(record: ServerRecord, spec: ServerSpec, enabled: bool) -> dict[str, Any]:
+    scaling = spec.autoScalingConfig
+    cooldown = scaling.cooldown
+    resources: dict[str, Any] = {
+        "ScalableTarget": {
+            "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
+            "Properties": {
+                "ServiceNamespace": "ecs",
+                "ScalableDimension": "ecs:service:DesiredCount",
+                "ResourceId": {"Fn::Sub": "service/${ClusterName}/${Service.Name}"},
+                "MinCapacity": scaling.minCapacity if enabled else 0,
+                "MaxCapacity": scaling.maxCapacity if enabled else 0,
+            },
+        },
+    }
+    cpu_target = scaling.targetValue if scaling.targetValue and not scaling.metricName else DEFAULT_CPU_TARGET
+    tracking: dict[str, Any] = {
+        "TargetValue": cpu_target,
+        "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
+    }
+    if cooldown is not None:
+        tracking |= {"ScaleInCooldown": cooldown, "ScaleOutCooldown": cooldown}
+    resources["CpuScalingPolicy"] = {
+        "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
+        "Properties": {
+            "PolicyName": {"Fn::Sub": "${AWS::StackName}-cpu"},
+            "PolicyType": "TargetTrackingScaling",
+            "ScalingTargetId": {"Ref": "ScalableTarget"},
+            "TargetTrackingScalingPolicyConfiguration": tracking,
+        },
+    }
+    if scaling.metricName:
+        resources |= _custom_metric_scaling(record, spec)
+    return resources
+
+
+def _metric_period(duration: int | None) -> int:
+    """A CloudWatch alarm period from `duration`: 10, 30 or a multiple of 60 seconds (default 60)."""
+    if duration is None:
+        return 60
+    if duration < 60:
+        return 10 if duration < 30 else 30
+    return duration - duration % 60
+
+
+def _custom_metric_scaling(record: ServerRecord, spec: ServerSpec) -> dict[str, Any]:
+    """Step scaling on the server's own metric: one task out when at/above target for `duration`, one in when
+    below it for three periods; `cooldown` between actions."""
+    scaling = spec.autoScalingConfig
+    period = _metric_period(scaling.duration)
+    target = scaling.targetValue or DEFAULT_CPU_TARGET
+    resources: dict[str, Any] = {}
+    for direction, adjustment, operator, periods in (
+        ("Out", 1, "GreaterThanOrEqualToThreshold", 1),
+        ("In", -1, "LessThanThreshold", 3),
+    ):
+        step: dict[str, Any] = {"ScalingAdjustment": adjustment}
+        step["MetricIntervalLowerBound" if adjustment > 0 else "MetricIntervalUpperBound"] = 0
+        configuration: dict[str, Any] = {
+            "AdjustmentType": "ChangeInCapacity",
+            "MetricAggregationType": "Average",
+            "StepAdjustments": [step],
+        }
+        if scaling.cooldown is not None:
+            configuration["Cooldown"] = scaling.cooldown
+        resources[f"CustomMetricScale{direction}Policy"] = {
+            "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
+            "Properties": {
+                "PolicyName": {"Fn::Sub": f"${{AWS::StackName}}-{direction.lower()}"},
+                "PolicyType": "StepScaling",
+                "ScalingTargetId": {"Ref": "ScalableTarget"},
+                "StepScalingPolicyConfiguration": configuration,
+            },
+        }
+        resources[f"CustomMetricScale{direction}Alarm"] = {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": f"Scale {direction.lower()} {record.normalizedName} on {scaling.metricName}",
+                "Namespace": CUSTOM_METRIC_NAMESPACE,
+                "MetricName": scaling.metricName,
+                "Dimensions": [{"Name": "ServerName", "Value": record.normalizedName or record.id}],
+                "Statistic": "Average",
+                "Period": period,
+                "EvaluationPeriods": periods,
+                "Threshold": target,
+                "ComparisonOperator": operator,
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [{"Ref": f"CustomMetricScale{direction}Policy"}],
+            },
+        }
+    return resources
+
+
+# -- the template -----------------------------------------------------------------------------------------------
+
+
+def server_stack_template(
+    record: ServerRecord, platform: StackPlatform, *, spec: ServerSpec | None = None, enabled: bool | None = None
+) -> dict[str, Any]:
+    """The server's stack for `spec`/`enabled` (default: where the record is being driven, its desired config)."""
+    spec = spec or record.desired_spec
+    enabled = record.desired_enabled if enabled is None else enabled
+    health = spec.loadBalancerConfig.healthCheckConfig
+    prefix = route_prefix(record)
+    resources: dict[str, Any] = {
+        "LogGroup": {
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {"RetentionInDays": platform.logRetentionDays},
+        },
+        "TargetGroup": {
+            "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+            "Properties": {
+                "VpcId": platform.vpcId,
+                "TargetType": "ip",
+                "Protocol": "HTTP",
+                "Port": spec.port,
+                "HealthCheckEnabled": True,
+                "HealthCheckProtocol": "HTTP",
+                "HealthCheckPath": health.path,
+                "HealthCheckIntervalSeconds": health.interval,
+                "HealthCheckTimeoutSeconds": health.timeout,
+                "HealthyThresholdCount": health.healthyThresholdCount,
+                "UnhealthyThresholdCount": health.unhealthyThresholdCount,
+                # A bare GET on an MCP endpoint answers 4xx (it wants a session or an event stream): any answer
+                # below 500 proves the server listens; the container health check proves it speaks MCP.
+                "Matcher": {"HttpCode": "200-499"},
+                "TargetGroupAttributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}],
+            },
+        },
+        "ListenerRule": {
+            "Type": "AWS::ElasticLoadBalancingV2::ListenerRule",
+            "Properties": {
+                "ListenerArn": platform.listenerArn,
+                "Priority": {"Ref": PRIORITY_PARAMETER},
+                "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": [f"{prefix}/*"]}}],
+                "Transforms": [
+                    {
+                        "Type": "url-rewrite",
+                        "UrlRewriteConfig": {"Rewrites": [{"Regex": f"^{re.escape(prefix)}/(.*)$", "Replace": "/$1"}]},
+                    }
+                ],
+                "Actions": [{"Type": "forward", "TargetGroupArn": {"Ref": "TargetGroup"}}],
+            },
+        },
+        "TaskDefinition": {
+            "Type": "AWS::ECS::TaskDefinition",
+            "Properties": {
+                "Family": {"Ref": "AWS::StackName"},
+                "RequiresCompatibilities": ["FARGATE"],
+                "NetworkMode": "awsvpc",
+                "Cpu": str(spec.cpu),
+                "Memory": str(spec.memoryLimitMiB),
+                "RuntimePlatform": {"OperatingSystemFamily": "LINUX", "CpuArchitecture": platform.cpuArchitecture},
+                "ExecutionRoleArn": spec.taskExecutionRoleArn or {"Fn::GetAtt": ["ExecutionRole", "Arn"]},
+                "TaskRoleArn": spec.taskRoleArn or {"Fn::GetAtt": ["TaskRole", "Arn"]},
+                "ContainerDefinitions": _containers(spec, platform),
+                "Volumes": [{"Name": "artifacts"}] if spec.s3Path else [],
+            },
+        },
+        "Service": {
+            "Type": "AWS::ECS::Service",
+            "DependsOn": ["ListenerRule"],
+            "Properties": {
+                "Cluster": {"Ref": "ClusterName"},
+                "LaunchType": "FARGATE",
+                "TaskDefinition": {"Ref": "TaskDefinition"},
+                "DesiredCount": spec.autoScalingConfig.minCapacity if enabled else 0,
+                "DeploymentConfiguration": {
+                    "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+                    "MinimumHealthyPercent": 100,
+                    "MaximumPercent": 200,
+                },
+                "HealthCheckGracePeriodSeconds": max(60, spec.containerHealthCheckConfig.startPeriod * 2),
+                "NetworkConfiguration": {
+                    "AwsvpcConfiguration": {
+                        "AssignPublicIp": "DISABLED",
+                        "Subnets": list(platform.subnetIds),
+                        "SecurityGroups": [platform.taskSecurityGroupId],
+                    }
+                },
+                "LoadBalancers": [
+                    {
+                        "ContainerName": SERVER_CONTAINER,
+                        "ContainerPort": spec.port,
+                        "TargetGroupArn": {"Ref": "TargetGroup"},
+                    }
+                ],
+                "PropagateTags": "SERVICE",
+                "EnableECSManagedTags": True,
+            },
+        },
+    }
+    if not spec.taskExecutionRoleArn:
+        resources["ExecutionRole"] = _execution_role(platform)
+    if not spec.taskRoleArn:
+        resources["TaskRole"] = _task_role(spec, platform)
+    resources |= _scaling(record, spec, enabled)
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"Hosted MCP server {record.normalizedName or record.id} ({record.id})",
+        "Parameters": {
+            "ClusterName": {"Type": "String", "Default": platform.clusterName},
+            PRIORITY_PARAMETER: {"Type": "Number", "MinValue": 1, "MaxValue": MAX_LISTENER_PRIORITY},
+        },
+        "Resources": resources,
+        "Outputs": {
+            "ServiceName": {"Value": {"Fn::GetAtt": ["Service", "Name"]}},
+            "TargetGroupArn": {"Value": {"Ref": "TargetGroup"}},
+            "RoutePrefix": {"Value": prefix},
+        },
+    }

@@ -1,0 +1,361 @@
+"""The per-server stack: what the template holds for each configuration, and that cfn-lint accepts every one."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from cfnlint.api import lint as cfn_lint
+from hosted_mcp.logic.server_stack import (
+    HEALTH_CONTAINER,
+    MAX_STACK_NAME,
+    SERVER_CONTAINER,
+    StackPlatform,
+    free_listener_priority,
+    server_id_of,
+    server_stack_template,
+    stack_name,
+    stack_tags,
+)
+from hosted_mcp.models.domain import PendingChange, ServerRecord, ServerSpec
+from hosted_mcp.models.fields import ServerStatus, normalize_name
+
+NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+PLATFORM = StackPlatform(
+    stackPrefix="hmcp",
+    clusterName="hosted-mcp",
+    vpcId="vpc-0abc1234def567890",
+    subnetIds=("subnet-0aaa1111bbbb22223", "subnet-0ccc3333dddd44445"),
+    taskSecurityGroupId="sg-0123456789abcdef0",
+    listenerArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hmcp/50dc6c495c0c9188/f2f7dc8efc522ab2",
+    stdioImage="public.ecr.aws/hosted-mcp/stdio-base:1",
+    httpImage="public.ecr.aws/docker/library/python:3.13-slim",
+)
+EXECUTION_ROLE = "arn:aws:iam::123456789012:role/custom-execution"
+TASK_ROLE = "arn:aws:iam::123456789012:role/custom-task"
+
+
+def a_spec(**overrides: Any) -> ServerSpec:
+    server_type = overrides.get("serverType", "stdio")
+    values: dict[str, Any] = {
+        "name": "docs-mcp-workbench",
+        "serverType": server_type,
+        "startCommand": "python main.py --root 'my dir'",
+        "port": 8080 if server_type == "stdio" else 8000,
+        "environment": {"LOG_LEVEL": "info"},
+    }
+    return ServerSpec.model_validate(values | overrides)
+
+
+def a_record(
+    spec: ServerSpec | None = None, *, server_id: str = "3f5a9c0e1b2d4f6a8c0e1b2d4f6a8c0e", **changes: Any
+) -> ServerRecord:
+    spec = spec or a_spec()
+    record = ServerRecord(
+        id=server_id,
+        normalizedName=normalize_name(spec.name),
+        spec=spec,
+        status=ServerStatus.CREATING,
+        owner="alice",
+        createdAt=NOW,
+        updatedAt=NOW,
+    )
+    return record.evolve(**changes)
+
+
+def container(template: dict[str, Any], name: str) -> dict[str, Any]:
+    containers = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+    return next(c for c in containers if c["Name"] == name)
+
+
+def lint(template: dict[str, Any]) -> list[str]:
+    matches = cfn_lint(json.dumps(template), regions=["us-east-1"])
+    return [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches]
+
+
+# -- names --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [1, 28, 29, 60, 100])
+def test_stack_names_are_valid_for_every_name_length(length: int) -> None:
+    # Given a server whose name normalises to `length` characters
+    record = a_record(a_spec(name="a" * length))
+    # When its stack is named
+    name = stack_name("hmcp", record)
+    # Then the name is a valid CloudFormation stack name that leads back to the server, every time
+    assert len(name) <= MAX_STACK_NAME
+    assert name[0].isalpha()
+    assert all(c.isalnum() or c == "-" for c in name)
+    assert name == stack_name("hmcp", record)
+    assert server_id_of("hmcp", name) == record.id
+    stack_arn = f"arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/0f1e2d3c-aaaa-bbbb-cccc-000011112222"
+    assert server_id_of("hmcp", stack_arn) == record.id
+
+
+def test_other_stacks_are_not_ours() -> None:
+    assert server_id_of("hmcp", "hosted-mcp") is None
+    assert server_id_of("hmcp", "arn:aws:cloudformation:us-east-1:123456789012:stack/other-x/1") is None
+
+
+def test_stack_names_reject_a_prefix_that_does_not_start_with_a_letter() -> None:
+    with pytest.raises(ValueError, match="start with a letter"):
+        stack_name("1hmcp", a_record())
+
+
+def test_tags_tie_the_stack_to_its_server() -> None:
+    tags = {t["Key"]: t["Value"] for t in stack_tags("hmcp", a_record())}
+    assert tags == {
+        "hosted-mcp:server-id": "3f5a9c0e1b2d4f6a8c0e1b2d4f6a8c0e",
+        "hosted-mcp:server-name": "docsmcpworkbench",
+        "hosted-mcp:platform": "hmcp",
+    }
+
+
+def test_a_free_listener_priority_skips_taken_ones_and_is_stable() -> None:
+    first = free_listener_priority("abc", set())
+    assert free_listener_priority("abc", set()) == first
+    assert free_listener_priority("abc", {first}) != first
+
+
+# -- the container ----------------------------------------------------------------------------------------------
+
+
+def test_stdio_is_wrapped_by_mcp_proxy_with_the_environment_and_no_shell() -> None:
+    template = server_stack_template(a_record(), PLATFORM)
+    server = container(template, SERVER_CONTAINER)
+    argv = server["EntryPoint"] + server["Command"]
+    assert argv == [
+        "mcp-proxy", "--pass-environment", "--port", "8080", "--host", "0.0.0.0",
+        "--", "python", "main.py", "--root", "my dir",
+    ]  # fmt: skip
+    assert "--allow-origin" not in argv
+    assert server["Image"] == PLATFORM.stdioImage
+    assert server["PortMappings"] == [{"ContainerPort": 8080, "Protocol": "tcp"}]
+    assert server["Environment"] == [{"Name": "LOG_LEVEL", "Value": "info"}]
+
+
+def test_http_runs_its_command_on_its_port_from_its_own_image() -> None:
+    spec = a_spec(serverType="http", port=9000, image="ghcr.io/acme/tools:2", startCommand="node server.js")
+    server = container(server_stack_template(a_record(spec), PLATFORM), SERVER_CONTAINER)
+    assert server["EntryPoint"] + server["Command"] == ["node", "server.js"]
+    assert server["Image"] == "ghcr.io/acme/tools:2"
+    assert "WorkingDirectory" not in server  # the image decides where it runs
+
+
+def test_artifacts_are_synced_into_app_server_before_the_start_command() -> None:
+    spec = a_spec(s3Path="s3://hosting-bucket/servers/docs-mcp/")
+    template = server_stack_template(a_record(spec), PLATFORM)
+    sync = container(template, "artifacts")
+    server = container(template, SERVER_CONTAINER)
+    assert sync["Command"][-2:] == ["s3://hosting-bucket/servers/docs-mcp", "/opt/hosted-mcp/artifacts"]
+    assert server["DependsOn"] == [{"ContainerName": "artifacts", "Condition": "SUCCESS"}]
+    assert "cp -a /opt/hosted-mcp/artifacts/. /app/server/" in server["EntryPoint"][2]
+    assert server["Command"][:2] == ["mcp-proxy", "--pass-environment"]
+    assert server["WorkingDirectory"] == "/app/server"
+
+
+def test_the_generated_task_role_reads_exactly_the_artifact_prefix() -> None:
+    spec = a_spec(s3Path="hosting-bucket/servers/docs-mcp")
+    role = server_stack_template(a_record(spec), PLATFORM)["Resources"]["TaskRole"]["Properties"]
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    get = next(s for s in statements if s["Action"] == "s3:GetObject")
+    assert get["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::hosting-bucket/servers/docs-mcp/*"}
+    listing = next(s for s in statements if s["Action"] == "s3:ListBucket")
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["servers/docs-mcp", "servers/docs-mcp/*"]}}
+
+
+def test_given_roles_are_used_and_none_are_generated() -> None:
+    spec = a_spec(taskExecutionRoleArn=EXECUTION_ROLE, taskRoleArn=TASK_ROLE)
+    template = server_stack_template(a_record(spec), PLATFORM)
+    task = template["Resources"]["TaskDefinition"]["Properties"]
+    assert (task["ExecutionRoleArn"], task["TaskRoleArn"]) == (EXECUTION_ROLE, TASK_ROLE)
+    assert "ExecutionRole" not in template["Resources"]
+    assert "TaskRole" not in template["Resources"]
+
+
+def test_the_health_check_speaks_mcp_and_never_asks_for_status() -> None:
+    spec = a_spec(serverType="sse", containerHealthCheckConfig={"interval": 20, "retries": 4, "timeout": 6})
+    health = container(server_stack_template(a_record(spec), PLATFORM), HEALTH_CONTAINER)["HealthCheck"]
+    command = health["Command"]
+    assert command[:3] == ["CMD", "python3", "-c"]
+    assert '"method": "initialize"' in command[3]
+    assert command[4:] == ["http://127.0.0.1:8000/sse", "5", "sse"]
+    assert "/status" not in json.dumps(command)
+    assert (health["Interval"], health["Retries"], health["Timeout"]) == (20, 4, 6)
+
+
+def test_a_user_health_command_runs_in_the_server_container_too() -> None:
+    spec = a_spec(containerHealthCheckConfig={"command": "curl -f http://localhost:8080/healthz"})
+    server = container(server_stack_template(a_record(spec), PLATFORM), SERVER_CONTAINER)
+    assert server["HealthCheck"]["Command"] == ["CMD-SHELL", "curl -f http://localhost:8080/healthz"]
+
+
+# -- service, routing, scaling -----------------------------------------------------------------------------------
+
+
+def test_the_service_rolls_back_failed_deployments_behind_its_own_route() -> None:
+    spec = a_spec(
+        cpu=512,
+        memoryLimitMiB=2048,
+        loadBalancerConfig={"healthCheckConfig": {"path": "/health", "interval": 15, "timeout": 4}},
+    )
+    resources = server_stack_template(a_record(spec), PLATFORM)["Resources"]
+    service = resources["Service"]["Properties"]
+    assert service["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    task = resources["TaskDefinition"]["Properties"]
+    assert (task["Cpu"], task["Memory"]) == ("512", "2048")
+    group = resources["TargetGroup"]["Properties"]
+    assert (group["HealthCheckPath"], group["HealthCheckIntervalSeconds"], group["HealthCheckTimeoutSeconds"]) == (
+        "/health",
+        15,
+        4,
+    )
+    rule = resources["ListenerRule"]["Properties"]
+    assert rule["Conditions"][0]["PathPatternConfig"]["Values"] == ["/mcp/docsmcpworkbench/*"]
+    assert rule["Transforms"][0]["UrlRewriteConfig"]["Rewrites"] == [
+        {"Regex": "^/mcp/docsmcpworkbench/(.*)$", "Replace": "/$1"}
+    ]
+
+
+def test_stop_is_desired_zero_and_scaling_zero_and_start_restores_it() -> None:
+    spec = a_spec(autoScalingConfig={"minCapacity": 2, "maxCapacity": 5})
+    running = a_record(spec, status=ServerStatus.IN_SERVICE)
+    stopping = running.evolve(
+        status=ServerStatus.STOPPING, pending=PendingChange(spec=spec, enabled=False, returnStatus="InService")
+    )
+    stopped = server_stack_template(stopping, PLATFORM)["Resources"]
+    assert stopped["Service"]["Properties"]["DesiredCount"] == 0
+    assert (
+        stopped["ScalableTarget"]["Properties"]["MinCapacity"],
+        stopped["ScalableTarget"]["Properties"]["MaxCapacity"],
+    ) == (0, 0)
+    starting = running.evolve(
+        enabled=False,
+        status=ServerStatus.STARTING,
+        pending=PendingChange(spec=spec, enabled=True, returnStatus="Stopped"),
+    )
+    started = server_stack_template(starting, PLATFORM)["Resources"]
+    assert started["Service"]["Properties"]["DesiredCount"] == 2
+    assert (
+        started["ScalableTarget"]["Properties"]["MinCapacity"],
+        started["ScalableTarget"]["Properties"]["MaxCapacity"],
+    ) == (2, 5)
+
+
+def test_an_update_synthesizes_the_pending_configuration() -> None:
+    old = a_spec()
+    new = a_spec(environment={"LOG_LEVEL": "debug"})
+    record = a_record(old, status=ServerStatus.UPDATING).evolve(
+        pending=PendingChange(spec=new, enabled=True, returnStatus="InService")
+    )
+    server = container(server_stack_template(record, PLATFORM), SERVER_CONTAINER)
+    assert server["Environment"] == [{"Name": "LOG_LEVEL", "Value": "debug"}]
+
+
+def test_cpu_target_tracking_and_an_optional_custom_metric() -> None:
+    plain = server_stack_template(a_record(a_spec(autoScalingConfig={"targetValue": 55})), PLATFORM)["Resources"]
+    assert plain["CpuScalingPolicy"]["Properties"]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 55
+    assert "CustomMetricScaleOutAlarm" not in plain
+    scaling = {
+        "minCapacity": 1,
+        "maxCapacity": 4,
+        "metricName": "ActiveSessions",
+        "targetValue": 20,
+        "duration": 120,
+        "cooldown": 90,
+    }
+    custom = server_stack_template(a_record(a_spec(autoScalingConfig=scaling)), PLATFORM)["Resources"]
+    alarm = custom["CustomMetricScaleOutAlarm"]["Properties"]
+    assert (alarm["MetricName"], alarm["Threshold"], alarm["Period"]) == ("ActiveSessions", 20, 120)
+    policy = custom["CustomMetricScaleOutPolicy"]["Properties"]["StepScalingPolicyConfiguration"]
+    assert policy["Cooldown"] == 90
+
+
+# -- cfn-lint over the matrix ------------------------------------------------------------------------------------
+
+SOURCES = {
+    "image": {"image": "ghcr.io/acme/tools:2"},
+    "artifacts": {"s3Path": "hosting-bucket/servers/x/"},
+    "both": {"image": "ghcr.io/acme/tools:2", "s3Path": "s3://hosting-bucket/servers/x"},
+    "neither": {},
+}
+SCALING = {
+    "single": {"autoScalingConfig": {"minCapacity": 1, "maxCapacity": 1}},
+    "cpu": {"autoScalingConfig": {"minCapacity": 2, "maxCapacity": 6, "targetValue": 60, "cooldown": 120}},
+    "custom": {
+        "autoScalingConfig": {
+            "minCapacity": 1,
+            "maxCapacity": 3,
+            "metricName": "Sessions",
+            "targetValue": 10,
+            "duration": 45,
+        }
+    },
+    "roles": {"taskExecutionRoleArn": EXECUTION_ROLE, "taskRoleArn": TASK_ROLE, "cpu": 4096, "memoryLimitMiB": 30720},
+}
+STATES = {"running": True, "stopped": False}
+
+
+def _combined(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One template holding every variant's resources under a variant prefix (cfn-lint once instead of per variant:
+    its cost is mostly per call). References (Ref, GetAtt, Sub, DependsOn) are renamed along."""
+    combined: dict[str, Any] = {"AWSTemplateFormatVersion": "2010-09-09", "Parameters": {}, "Resources": {}}
+    for prefix, template in templates.items():
+        names = set(template["Resources"]) | set(template["Parameters"])
+
+        def rename(value: Any, prefix: str = prefix, names: set[str] = names) -> Any:
+            if isinstance(value, list):
+                return [rename(v) for v in value]
+            if not isinstance(value, dict):
+                return value
+            if set(value) == {"Ref"} and value["Ref"] in names:
+                return {"Ref": prefix + value["Ref"]}
+            if set(value) == {"Fn::GetAtt"}:
+                return {"Fn::GetAtt": [prefix + value["Fn::GetAtt"][0], value["Fn::GetAtt"][1]]}
+            if set(value) == {"Fn::Sub"}:
+                return {
+                    "Fn::Sub": re.sub(
+                        r"\$\{([A-Za-z0-9]+)",
+                        lambda m: "${" + (prefix + m[1] if m[1] in names else m[1]),
+                        value["Fn::Sub"],
+                    )
+                }
+            return {k: rename(v) for k, v in value.items()}
+
+        for name, parameter in template["Parameters"].items():
+            combined["Parameters"][prefix + name] = parameter
+        for name, resource in template["Resources"].items():
+            renamed = rename(resource)
+            if "DependsOn" in renamed:
+                renamed["DependsOn"] = [prefix + d for d in renamed["DependsOn"]]
+            combined["Resources"][prefix + name] = renamed
+    return combined
+
+
+def _variants(server_type: str) -> dict[str, dict[str, Any]]:
+    variants = {}
+    for source, scaling, state in itertools.product(SOURCES, SCALING, STATES):
+        spec = a_spec(serverType=server_type, **SOURCES[source], **SCALING[scaling])
+        prefix = f"{source.title()}{scaling.title()}{state.title()}"
+        variants[prefix] = server_stack_template(a_record(spec), PLATFORM, enabled=STATES[state])
+    return variants
+
+
+@pytest.mark.parametrize("server_type", ["stdio", "http", "sse"])
+def test_every_synthesized_template_is_cfn_lint_clean(server_type: str) -> None:
+    # Given every source (image/artifacts/both/neither) x scaling variant x running/stopped of one server type
+    variants = _variants(server_type)
+    assert len(variants) == len(SOURCES) * len(SCALING) * len(STATES)
+    # When cfn-lint checks them all, Then it finds nothing
+    assert lint(_combined(variants)) == []
+
+
+def test_a_single_template_is_cfn_lint_clean_and_the_lint_would_catch_a_broken_one() -> None:
+    template = server_stack_template(a_record(), PLATFORM)
+    assert lint(template) == []
+    template["Resources"]["TaskDefinition"]["Properties"]["NetworkMode"] = "vpc"
+    assert lint(template) != []
