@@ -80,11 +80,19 @@ class DeploymentFailure:
     details: dict[str, str] = field(default_factory=dict)
 
 
+# Where a request validator locates a problem (`("query", "limit")`): the field name is what follows.
+_REQUEST_PARTS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
 def field_problems(errors: Iterable[dict[str, Any]], read_only: frozenset[str] = frozenset()) -> list[FieldProblem]:
     """Turn pydantic error dicts into problems that name the field (`a.b.c`), dropping the `body` location."""
     problems = []
     for error in errors:
-        loc = [str(p) for p in error.get("loc", ()) if p != "body"]
+        loc = [str(p) for p in error.get("loc", ())]
+        if loc and loc[0] in _REQUEST_PARTS:
+            loc = loc[1:]
+        if error.get("type") == "json_invalid":
+            loc = []
         name = (error.get("ctx") or {}).get("field") or ".".join(loc) or "body"
         if error.get("type") == "extra_forbidden":
             message = "is read-only" if name in read_only else "is not a known field"
