@@ -1,0 +1,300 @@
+"""Cold start: import + initialisation of each functions/*/app.py in a fresh process, against `import boto3` alone.
+
+The process is laid out the way Lambda lays it out: the function's directory first (/var/task), then the layer
+(shared/requirements.txt + shared/hosted_mcp, like /opt/python), then the runtime's boto3. Python 3.13 (the
+functions' runtime) is used when pyenv has it, else the current interpreter. Sizes come from `sam build` output
+(.aws-sam/build) when present, else from that pip-target install, which is what `sam build` packages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.stats import Table, Target, median, ms, ratio, times
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = Target(1.5)
+PYENV_VERSION = "3.13.0"
+CACHE = Path(tempfile.gettempdir()) / "hosted-mcp-bench"
+
+MEASURE = """
+import importlib.util, json, sys, time
+path = sys.argv[1]
+t0, c0 = time.perf_counter(), time.process_time()
+if path == "boto3":
+    import boto3
+else:
+    spec = importlib.util.spec_from_file_location("app", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["app"] = module
+    spec.loader.exec_module(module)
+print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}))
+"""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    python: str
+    label: str
+    layer: Path  # shared/requirements.txt + shared/hosted_mcp, as /opt/python
+    provided: Path  # boto3 as the Lambda runtime provides it
+
+
+def python313() -> str | None:
+    env = {**os.environ, "PYENV_VERSION": PYENV_VERSION}
+    try:
+        found = subprocess.run(["pyenv", "which", "python"], env=env, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return found.stdout.strip() or None
+
+
+def pinned(name: str) -> str:
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return next(d for d in deps if re.split(r"[=<>~!]", d)[0].strip() == name)
+
+
+def pip_target(python: str, target: Path, *args: str) -> None:
+    if target.exists():
+        return
+    staging = target.with_suffix(".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    command = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--root-user-action=ignore"]
+    done = subprocess.run([*command, "--target", str(staging), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"pip install --target failed: {done.stderr.strip()[-500:]}")
+    staging.rename(target)
+
+
+def build_runtime() -> Runtime:
+    python = python313()
+    label = f"python {PYENV_VERSION} (pyenv)" if python else f"python {sys.version.split()[0]} (no 3.13 found)"
+    python = python or sys.executable
+    requirements = (ROOT / "shared" / "requirements.txt").read_text()
+    key = hashlib.sha256(f"{python}\n{requirements}\n{pinned('boto3')}".encode()).hexdigest()[:12]
+    base = CACHE / key
+    base.mkdir(parents=True, exist_ok=True)
+    deps = base / "layer-deps"
+    pip_target(python, deps, "-r", str(ROOT / "shared" / "requirements.txt"))
+    provided = base / "runtime-boto3"
+    pip_target(python, provided, pinned("boto3"))
+    layer = base / "layer"
+    shutil.rmtree(layer, ignore_errors=True)
+    shutil.copytree(deps, layer, symlinks=False)  # copy2 keeps mtimes, so pip's .pyc stay valid
+    shutil.copytree(ROOT / "shared" / "hosted_mcp", layer / "hosted_mcp", symlinks=False)
+    return Runtime(python, label, layer, provided)
+
+
+def tuned(runtime: Runtime) -> Runtime:
+    """The same layer with shared/hosted_mcp byte-compiled ahead of time (Lambda's /opt is read-only, so a
+    layer without .pyc recompiles our package on every cold start)."""
+    layer = runtime.layer.with_name("layer-compiled")
+    shutil.rmtree(layer, ignore_errors=True)
+    shutil.copytree(runtime.layer, layer, symlinks=False)
+    subprocess.run([runtime.python, "-m", "compileall", "-q", str(layer / "hosted_mcp")], check=True)
+    return Runtime(runtime.python, runtime.label, layer, runtime.provided)
+
+
+TUNED_ENV = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}  # skips pydantic's entry-point scan of every installed dist
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads template.yaml, turning every intrinsic (!Ref, !GetAtt, !Sub...) into a placeholder string."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> str:
+    value = node.value if isinstance(node, yaml.ScalarNode) else ""
+    return f"!{suffix} {value}".strip()
+
+
+def _resolve(value: object, parameters: dict[str, Any]) -> str:
+    """A parameter's default for `!Ref Parameter`; a placeholder for any other reference."""
+    text = str(value)
+    if text.startswith("!Ref "):
+        name = text.removeprefix("!Ref ")
+        return str(parameters.get(name, {}).get("Default", f"bench-{name.lower()}"))
+    return "bench-placeholder" if text.startswith("!") else text
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def functions() -> dict[str, dict[str, str]]:
+    """functions/<dir> -> environment variables the template gives it (placeholders for references)."""
+    template: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+    shared = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    found: dict[str, dict[str, str]] = {}
+    for name, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties", {})
+        code = Path(str(props.get("CodeUri", "")))
+        if not (ROOT / code / "app.py").is_file():
+            continue
+        variables = {**shared, **props.get("Environment", {}).get("Variables", {})}
+        env = {k: _resolve(v, template.get("Parameters", {})) for k, v in variables.items()}
+        env["AWS_LAMBDA_FUNCTION_NAME"] = name
+        found[code.name] = env
+    for app in sorted((ROOT / "functions").glob("*/app.py")):
+        found.setdefault(app.parent.name, {"AWS_LAMBDA_FUNCTION_NAME": app.parent.name})
+    return found
+
+
+def lambda_env(runtime: Runtime, task_root: Path | None, extra: dict[str, str]) -> dict[str, str]:
+    path = [str(task_root)] if task_root else []
+    path += [str(runtime.layer), str(runtime.provided)]
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join(path),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "LAMBDA_TASK_ROOT": str(task_root or ""),
+        **extra,
+    }
+
+
+@dataclass(frozen=True)
+class Sample:
+    wall: float
+    cpu: float
+
+
+def measure(runtime: Runtime, target: str, env: dict[str, str], cwd: Path) -> Sample:
+    done = subprocess.run(
+        [runtime.python, "-s", "-c", MEASURE, target], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{target} failed to import: {done.stderr.strip().splitlines()[-1:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return Sample(wall=float(figures["wall"]), cpu=float(figures["cpu"]))
+
+
+def import_profile(runtime: Runtime, target: str, env: dict[str, str], cwd: Path) -> list[tuple[str, float]]:
+    """`-X importtime`, self time summed by top-level package: what the import time is spent on."""
+    done = subprocess.run(
+        [runtime.python, "-s", "-X", "importtime", "-c", MEASURE, target],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    totals: dict[str, float] = defaultdict(float)
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s+(.*)$", line)
+        if match:
+            totals[match.group(2).strip().split(".")[0]] += int(match.group(1)) / 1e6
+    return sorted(totals.items(), key=lambda kv: kv[1], reverse=True)
+
+
+def tree_size(path: Path) -> tuple[int, int]:
+    """(bytes unzipped, bytes zipped with deflate) of everything under `path`."""
+    raw = 0
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            raw += file.stat().st_size
+            archive.write(file, file.relative_to(path))
+    return raw, buffer.tell()
+
+
+def mib(size: int) -> str:
+    return f"{size / 2**20:.2f} MiB" if size >= 2**20 else f"{size / 2**10:.1f} KiB"
+
+
+def run(args: Any) -> list[Table]:
+    runtime = build_runtime()
+    compiled = tuned(runtime)
+    apps = functions()
+    baseline_env = lambda_env(runtime, None, {})
+    columns: dict[str, list[Sample]] = defaultdict(list)
+    for _ in range(args.runs):  # interleaved, so machine drift hits every column alike
+        columns["boto3"].append(measure(runtime, "boto3", baseline_env, ROOT))
+        for name, env in apps.items():
+            task_root = ROOT / "functions" / name
+            app = str(task_root / "app.py")
+            columns[name].append(measure(runtime, app, lambda_env(runtime, task_root, env), ROOT))
+            tuned_env = lambda_env(compiled, task_root, {**env, **TUNED_ENV})
+            columns[f"{name}+tuned"].append(measure(compiled, app, tuned_env, ROOT))
+    base_cpu = median([s.cpu for s in columns["boto3"]])
+    base_wall = median([s.wall for s in columns["boto3"]])
+    table = Table(
+        f"Cold start: import + init in a fresh process, median of {args.runs} ({runtime.label})",
+        ["entry point", "CPU", "wall", "import boto3 CPU", "ratio (CPU)", "ratio (wall)", "target", "verdict"],
+    )
+    worst = ""
+    for name in apps:
+        for key, label in ((name, f"functions/{name}/app.py"), (f"{name}+tuned", "  + .pyc, no pydantic plugins")):
+            cpu = median([s.cpu for s in columns[key]])
+            wall = median([s.wall for s in columns[key]])
+            r = ratio(cpu, base_cpu)
+            table.add(
+                label,
+                ms(cpu),
+                ms(wall),
+                ms(base_cpu),
+                times(r),
+                times(ratio(wall, base_wall)),
+                TARGET.describe(),
+                TARGET.verdict(r),
+            )
+        if not worst or median([s.cpu for s in columns[name]]) > median([s.cpu for s in columns[worst]]):
+            worst = name
+    table.notes = [
+        "CPU is the process's own CPU time over the import (robust to other load on a shared machine); wall is "
+        "elapsed time. The ratio against the target uses CPU.",
+        "The environment is Lambda's: function directory, then the layer, then the runtime's boto3; "
+        "AWS_LAMBDA_FUNCTION_NAME and the template's variables are set, so Powertools' Tracer patches as in Lambda.",
+        "'+ .pyc, no pydantic plugins': the layer's hosted_mcp byte-compiled at build time and "
+        "PYDANTIC_DISABLE_PLUGINS=__all__ in the functions' environment.",
+    ]
+    tables = [table]
+    if worst:
+        task_root = ROOT / "functions" / worst
+        profile = import_profile(runtime, str(task_root / "app.py"), lambda_env(runtime, task_root, apps[worst]), ROOT)
+        top = Table(
+            f"Cold start profile: functions/{worst}/app.py, -X importtime self time by top-level package",
+            ["package", "self time", "share"],
+        )
+        total = sum(seconds for _, seconds in profile) or 1.0
+        for package, seconds in profile[:12]:
+            top.add(package, ms(seconds), f"{seconds / total:.0%}")
+        tables.append(top)
+    tables.append(size_table(runtime, apps))
+    return tables
+
+
+def size_table(runtime: Runtime, apps: dict[str, dict[str, str]]) -> Table:
+    built = ROOT / ".aws-sam" / "build"
+    source = "sam build output (.aws-sam/build)" if built.is_dir() else "pip --target install of shared/"
+    table = Table(f"Built size ({source})", ["artifact", "unzipped", "zipped"])
+    for name in apps:
+        directory = next(
+            (d for d in built.glob("*") if (d / "app.py").is_file() and d.name.lower().startswith(name)), None
+        )
+        raw, zipped = tree_size(directory or ROOT / "functions" / name)
+        table.add(f"function {name}", mib(raw), mib(zipped))
+    layer_dir = next(built.glob("SharedLayer*"), None) if built.is_dir() else None
+    raw, zipped = tree_size(layer_dir or runtime.layer)
+    table.add("layer (shared/)", mib(raw), mib(zipped))
+    table.notes = ["Lambda limits: 250 MiB unzipped for function + layers, 50 MiB zipped for a direct upload."]
+    return table

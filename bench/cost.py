@@ -1,0 +1,384 @@
+"""Cost model: what hosting costs per month, and what one server's full lifecycle costs the control plane.
+
+Two designs are compared:
+- ours: one shared internal ALB reached through one VPC link V2 for the whole platform; per server only a Fargate
+  service, a target group and a listener rule (no hourly charge of their own); reactions to facts, no polling.
+- the reference: per server a dedicated NLB, ALB and VPC link V1, and Step Functions workflows that poll the
+  stack every 60 s.
+
+`lifecycle_counts()` drives the real control-plane logic (shared/hosted_mcp) through a full lifecycle with
+counting fakes, so the per-lifecycle figures follow the code rather than a hand-typed table. Anything that
+documents these counts (the README) should import `lifecycle_counts` / `step_functions_lifecycle_counts` or
+print them with `python -m bench cost`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bench import prices
+from bench.prices import HOURS_PER_MONTH
+from bench.stats import Table, ratio, times, usd
+
+# -- monthly hosting cost ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskSize:
+    """A Fargate task size as the API takes it (cpu units, MiB) and how many tasks run."""
+
+    cpu: int = 256
+    memory_mib: int = 512
+    tasks: int = 1
+    arch: str = "arm64"
+
+    @property
+    def vcpu(self) -> float:
+        return self.cpu / 1024
+
+    @property
+    def memory_gb(self) -> float:
+        return self.memory_mib / 1024
+
+
+def fargate_month(size: TaskSize) -> float:
+    """Monthly Fargate cost of `size.tasks` tasks running all month."""
+    if size.arch == "arm64":
+        vcpu, gb = prices.FARGATE_VCPU_HOUR_ARM.value, prices.FARGATE_GB_HOUR_ARM.value
+    elif size.arch == "x86_64":
+        vcpu, gb = prices.FARGATE_VCPU_HOUR_X86.value, prices.FARGATE_GB_HOUR_X86.value
+    else:
+        raise ValueError(f"unknown architecture {size.arch!r}")
+    return size.tasks * (size.vcpu * vcpu + size.memory_gb * gb) * HOURS_PER_MONTH
+
+
+def logs_month(gb: float = prices.ASSUMED_LOG_GB_PER_SERVER_MONTH.value) -> float:
+    """Ingesting `gb` per month and keeping one month of it stored."""
+    return gb * (prices.CLOUDWATCH_LOGS_GB_INGESTED.value + prices.CLOUDWATCH_LOGS_GB_MONTH_STORED.value)
+
+
+def hourly_month(price: prices.Price, count: int = 1) -> float:
+    return count * price.value * HOURS_PER_MONTH
+
+
+@dataclass(frozen=True)
+class MonthlyCost:
+    design: str
+    servers: int
+    fixed: float  # the platform's own networking, paid once whatever the number of servers
+    per_server_network: float
+    per_server_compute: float  # Fargate + logs: the same in both designs
+
+    @property
+    def per_server(self) -> float:
+        return self.per_server_network + self.per_server_compute
+
+    @property
+    def total(self) -> float:
+        return self.fixed + self.servers * self.per_server
+
+    @property
+    def average_per_server(self) -> float:
+        return self.total / self.servers if self.servers else math.inf
+
+
+def ours_month(servers: int, size: TaskSize = TaskSize()) -> MonthlyCost:
+    fixed = hourly_month(prices.ALB_HOUR) + hourly_month(prices.VPC_LINK_HOUR)
+    return MonthlyCost("ours", servers, fixed, 0.0, fargate_month(size) + logs_month())
+
+
+def reference_month(servers: int, size: TaskSize = TaskSize()) -> MonthlyCost:
+    network = hourly_month(prices.NLB_HOUR) + hourly_month(prices.ALB_HOUR) + hourly_month(prices.VPC_LINK_HOUR)
+    return MonthlyCost("reference", servers, 0.0, network, fargate_month(size) + logs_month())
+
+
+# -- per-lifecycle control-plane counts ----------------------------------------------------------------------------
+
+LIFECYCLE = ("create", "update", "stop", "start", "delete")
+
+
+@dataclass
+class LifecycleCounts:
+    """Billable control-plane operations for one server taken through create, update, stop, start, delete."""
+
+    design: str
+    lambda_invocations: int = 0
+    dynamodb_item_writes: int = 0
+    dynamodb_wru: int = 0
+    cloudformation_calls: int = 0
+    state_transitions: int = 0
+    custom_events: int = 0
+    detail: Counter[str] = field(default_factory=Counter)
+
+    def cost(self) -> float:
+        """USD for one lifecycle (free tiers ignored; Lambda duration excluded: similar per invocation)."""
+        return (
+            self.lambda_invocations * prices.LAMBDA_MILLION_REQUESTS.value / 1e6
+            + self.dynamodb_wru * prices.DYNAMODB_MILLION_WRU.value / 1e6
+            + self.state_transitions * prices.STEP_FUNCTIONS_THOUSAND_TRANSITIONS.value / 1e3
+            + self.custom_events * prices.EVENTBRIDGE_MILLION_CUSTOM_EVENTS.value / 1e6
+            + self.cloudformation_calls * prices.CLOUDFORMATION_AWS_RESOURCE_OPERATION.value
+        )
+
+
+# Which Lambda function wakes for what, on AWS (template.yaml): the API function serves each management call; one
+# function per reaction reads the stream (FilterCriteria wake it only for its transition); `settle` is the
+# EventBridge rule target for terminal CloudFormation Stack Status Change events; `publish` reads every status
+# change from the stream and publishes the event and the connection.
+REACTION_FUNCTIONS = {"deploy": "deploy", "apply": "apply", "teardown": "teardown"}
+# DynamoDB items per store call (the DynamoDB adapter): create = record + audit + name guard in one transaction;
+# a status move = record + audit in one transaction; an amend = one conditional put; a removal = delete record +
+# delete name guard + put audit in one transaction. Transactional writes cost 2 WRU per item (1 KB items).
+ITEMS_PER_STORE_CALL = {"create": (3, True), "replace+audit": (2, True), "replace": (1, False), "remove": (3, True)}
+
+
+def lifecycle_counts() -> LifecycleCounts:
+    """Drive the real logic through a full lifecycle on AWS-shaped fakes and count what AWS would bill."""
+    from hosted_mcp.adapters.memory import InMemoryServerStore
+    from hosted_mcp.logic import reactions, servers
+    from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
+    from hosted_mcp.models.domain import AuditEntry, Caller, ServerRecord
+    from hosted_mcp.models.events import StatusChanged
+    from hosted_mcp.models.settlement import Deployment, Settlement
+    from hosted_mcp.ports import ApplyResult, Connections, DeploymentBackend, StatusEvents
+
+    counts = LifecycleCounts("ours")
+    changes: list[reactions.StatusChange] = []
+
+    def write(kind: str) -> None:
+        items, transactional = ITEMS_PER_STORE_CALL[kind]
+        counts.dynamodb_item_writes += items
+        counts.dynamodb_wru += items * (2 if transactional else 1)
+        counts.detail[f"store.{kind}"] += 1
+
+    class CountingStore(InMemoryServerStore):
+        def create(self, record: ServerRecord, audit: AuditEntry) -> None:
+            super().create(record, audit)
+            write("create")
+            changes.append(reactions.StatusChange(None, record))
+
+        def replace(self, expected: ServerRecord, new: ServerRecord, audit: AuditEntry | None) -> None:
+            super().replace(expected, new, audit)
+            write("replace+audit" if audit else "replace")
+            changes.append(reactions.StatusChange(expected, new))
+
+        def remove(self, expected: ServerRecord, audit: AuditEntry) -> None:
+            super().remove(expected, audit)
+            write("remove")
+            changes.append(reactions.StatusChange(expected, None))
+
+    class Stack(DeploymentBackend):
+        """CloudFormation: one API call per action; the outcome arrives later as an event."""
+
+        def __init__(self) -> None:
+            self.settled: list[Settlement] = []
+
+        def _call(self, record: ServerRecord, name: str) -> None:
+            counts.cloudformation_calls += 1
+            counts.detail[f"cloudformation.{name}"] += 1
+            self.settled.append(
+                Settlement(
+                    serverId=record.id,
+                    deploymentId=record.deploymentId or f"stack-{record.id}",
+                    outcome="deployed",
+                    reason=f"{name} complete",
+                    token=record.requestToken,
+                )
+            )
+
+        def deploy(self, record: ServerRecord) -> Deployment:
+            self._call(record, "CreateStack")
+            return Deployment(deploymentId=f"stack-{record.id}", stackName=f"hosted-mcp-{record.normalizedName}")
+
+        def apply(self, record: ServerRecord) -> ApplyResult:
+            self._call(record, "UpdateStack")
+            return ApplyResult.STARTED
+
+        def teardown(self, record: ServerRecord) -> ApplyResult:
+            self._call(record, "DeleteStack")
+            return ApplyResult.STARTED
+
+        def describe(self, record: ServerRecord) -> Settlement | None:
+            counts.cloudformation_calls += 1
+            return None
+
+    class Bus(StatusEvents):
+        def publish(self, event: StatusChanged) -> None:
+            counts.custom_events += 1
+
+    class ConnectionTable(Connections):
+        def publish(self, record: ServerRecord, url: str, active: bool) -> None:
+            write("replace")
+
+        def remove(self, server_id: str) -> None:
+            write("replace")
+
+    store, stack, bus, connections = CountingStore(), Stack(), Bus(), ConnectionTable()
+    clock = datetime(2026, 1, 1, tzinfo=UTC)
+    admin = Caller(username="admin", isAdmin=True)
+
+    def invoke(function: str) -> None:
+        counts.lambda_invocations += 1
+        counts.detail[f"lambda.{function}"] += 1
+
+    def drain() -> None:
+        """Deliver stream records and settlements until the system is quiet, as AWS would."""
+        nonlocal clock
+        while changes or stack.settled:
+            while changes:
+                change = changes.pop(0)
+                clock += timedelta(seconds=1)
+                reaction = reactions.reaction_for(change)
+                if reaction in REACTION_FUNCTIONS and change.new is not None:
+                    invoke(REACTION_FUNCTIONS[reaction])
+                    if reaction == "deploy":
+                        reactions.deploy_server(store, stack, change.new.id, now=clock)
+                    elif reaction == "apply":
+                        reactions.apply_change(store, stack, change.new.id, change.new.status, now=clock)
+                    else:
+                        reactions.tear_down(store, stack, change.new.id, now=clock)
+                if change.status_changed:
+                    invoke("publish")
+                    reactions.publish_status(bus, change)
+                    reactions.publish_connection(connections, change, "https://api.example/mcp/x/mcp")
+            if stack.settled:
+                invoke("settle")
+                reactions.settle_deployment(store, None, stack.settled.pop(0), now=clock)
+
+    invoke("api")
+    record = servers.create_server(
+        store, CreateServerRequest(name="bench", serverType="stdio", startCommand="server"), admin, now=clock
+    )
+    drain()
+    for body in ({"environment": {"LEVEL": "debug"}}, {"enabled": False}, {"enabled": True}):
+        invoke("api")
+        servers.update_server(store, record.id, UpdateServerRequest.model_validate(body), admin, now=clock)
+        drain()
+    invoke("api")
+    servers.delete_server(store, record.id, admin, now=clock)
+    drain()
+    if store.get(record.id) is not None:
+        raise RuntimeError("the lifecycle did not end with the record removed")
+    return counts
+
+
+@dataclass(frozen=True)
+class PollingDesign:
+    """A Step Functions Standard workflow per operation: set status, act, then Wait/Poll/Choice every interval."""
+
+    interval_s: int = 60
+    create_minutes: float = prices.ASSUMED_REFERENCE_CREATE_MINUTES.value
+    update_minutes: float = prices.ASSUMED_REFERENCE_UPDATE_MINUTES.value
+    delete_minutes: float = prices.ASSUMED_REFERENCE_DELETE_MINUTES.value
+
+
+def polls(minutes: float, interval_s: int) -> int:
+    """Poll rounds until a stack that takes `minutes` is seen finished (the first poll is one interval in)."""
+    return max(1, math.ceil(minutes * 60 / interval_s))
+
+
+def step_functions_lifecycle_counts(design: PollingDesign = PollingDesign()) -> LifecycleCounts:
+    """The reference's workflows: create, update (also stop and start, via `enabled`), delete.
+
+    Each workflow: StartExecution from the API Lambda; Task set-status (Lambda, 1 write); Task act (Lambda, one
+    CloudFormation call); per poll round Wait + Task poll (Lambda, DescribeStacks) + Choice; Task finish (Lambda, 1
+    status write + 1 connection write, or for delete: delete record + connection); Succeed.
+    """
+    counts = LifecycleCounts("reference (Step Functions, 60 s polling)")
+    minutes = {
+        "create": design.create_minutes,
+        "update": design.update_minutes,
+        "stop": design.update_minutes,
+        "start": design.update_minutes,
+        "delete": design.delete_minutes,
+    }
+    for operation in LIFECYCLE:
+        rounds = polls(minutes[operation], design.interval_s)
+        counts.lambda_invocations += 1 + 2 + rounds + 1  # API, set-status, act, polls, finish
+        api_writes = 1  # the API writes the request (create: the record; others: the status)
+        writes = api_writes + 1 + 2  # set-status, finish (record + connection)
+        counts.dynamodb_item_writes += writes
+        counts.dynamodb_wru += writes
+        counts.cloudformation_calls += 1 + rounds
+        counts.state_transitions += 2 + 3 * rounds + 1 + 1  # set, act, rounds x (Wait, Poll, Choice), finish, end
+        counts.detail[f"polls.{operation}"] = rounds
+    return counts
+
+
+# -- tables --------------------------------------------------------------------------------------------------------
+
+
+def tables(size: TaskSize = TaskSize()) -> list[Table]:
+    hosting = Table(
+        f"Cost: monthly hosting, us-east-1 on-demand ({size.tasks} task of {size.cpu} CPU / {size.memory_mib} MiB, "
+        f"{size.arch}, per server)",
+        ["servers", "ours total", "ours /server", "reference total", "reference /server", "ours / reference"],
+    )
+    for n in (1, 10, 100):
+        ours, reference = ours_month(n, size), reference_month(n, size)
+        hosting.add(
+            n,
+            usd(ours.total),
+            usd(ours.average_per_server),
+            usd(reference.total),
+            usd(reference.average_per_server),
+            times(ratio(ours.total, reference.total)),
+        )
+    ours1, reference1 = ours_month(1, size), reference_month(1, size)
+    hosting.notes = [
+        f"Fixed platform networking: ours {usd(ours1.fixed)}/month (one shared ALB; VPC link V2 $0), "
+        f"reference {usd(reference1.fixed)}.",
+        f"Per server networking: ours {usd(ours1.per_server_network)} (target group + listener rule carry no hourly "
+        f"charge), reference {usd(reference1.per_server_network)} (NLB + ALB; VPC link V1 $0, its cost is the NLB).",
+        f"Per server compute + logs (both): {usd(ours1.per_server_compute)} "
+        f"(Fargate {usd(fargate_month(size))}, logs {usd(logs_month())} at an assumed "
+        f"{prices.ASSUMED_LOG_GB_PER_SERVER_MONTH.value} GB/month).",
+        "Traffic-driven charges (API Gateway calls, LCU/NLCU, data) are excluded: the same calls cross one load "
+        "balancer in ours and two in the reference, so they only widen the gap.",
+    ]
+    ours_ops, reference_ops = lifecycle_counts(), step_functions_lifecycle_counts()
+    design = PollingDesign()
+    lifecycle = Table(
+        "Cost: control-plane operations per full lifecycle (create, update, stop, start, delete)",
+        ["operation", "ours (choreography)", "reference (Step Functions, 60 s polls)", "ours / reference"],
+    )
+    for label, attr in (
+        ("Lambda invocations", "lambda_invocations"),
+        ("DynamoDB item writes", "dynamodb_item_writes"),
+        ("DynamoDB write request units", "dynamodb_wru"),
+        ("CloudFormation API calls", "cloudformation_calls"),
+        ("Step Functions state transitions", "state_transitions"),
+        ("EventBridge custom events", "custom_events"),
+    ):
+        a, b = getattr(ours_ops, attr), getattr(reference_ops, attr)
+        lifecycle.add(label, a, b, times(ratio(a, b)))
+    lifecycle.add(
+        "USD per lifecycle",
+        f"${ours_ops.cost():.6f}",
+        f"${reference_ops.cost():.6f}",
+        times(ratio(ours_ops.cost(), reference_ops.cost())),
+    )
+    lifecycle.notes = [
+        "Ours is counted by driving shared/hosted_mcp's logic through the lifecycle with counting fakes "
+        "(bench.cost.lifecycle_counts); it does not depend on how long a stack takes.",
+        f"The reference's polls depend on stack durations (assumed: create {design.create_minutes:g} min, update "
+        f"{design.update_minutes:g} min, delete {design.delete_minutes:g} min): {dict(reference_ops.detail)}.",
+        "Ours writes more DynamoDB items: every status change appends its audit entry in the same transaction.",
+    ]
+    return [hosting, lifecycle]
+
+
+def price_table() -> Table:
+    table = Table("Prices used (bench/prices.py)", ["constant", "value", "unit", "kind"])
+    for name, price in prices.all_prices().items():
+        kind = "assumption" if price.assumption else ("secondary source" if price.secondary else "AWS page")
+        table.add(name, f"{price.value:g}", price.unit, kind)
+    table.notes = [f"Read {prices.READ}; sources are listed beside each constant in bench/prices.py."]
+    return table
+
+
+def run(args: object) -> list[Table]:
+    return [*tables(TaskSize()), *tables(TaskSize(arch="x86_64"))[:1], price_table()]

@@ -1,0 +1,72 @@
+"""The cost model's arithmetic and its per-lifecycle counts."""
+
+import pytest
+
+from bench import prices
+from bench.cost import (
+    PollingDesign,
+    TaskSize,
+    fargate_month,
+    lifecycle_counts,
+    ours_month,
+    polls,
+    reference_month,
+    step_functions_lifecycle_counts,
+)
+
+
+def test_fargate_month_is_vcpu_plus_memory_for_every_hour() -> None:
+    # Given the default task (0.25 vCPU, 0.5 GB) on arm64
+    size = TaskSize(cpu=256, memory_mib=512, tasks=2, arch="arm64")
+    # Then a month is both tasks' vCPU-hours and GB-hours at list price
+    hourly = 0.25 * prices.FARGATE_VCPU_HOUR_ARM.value + 0.5 * prices.FARGATE_GB_HOUR_ARM.value
+    assert fargate_month(size) == pytest.approx(2 * hourly * 730)
+
+
+def test_fargate_month_rejects_an_unknown_architecture() -> None:
+    with pytest.raises(ValueError, match="architecture"):
+        fargate_month(TaskSize(arch="mips"))
+
+
+def test_ours_pays_one_shared_load_balancer_and_the_reference_two_per_server() -> None:
+    # Given 10 servers of the same size in both designs
+    ours, reference = ours_month(10), reference_month(10)
+    alb_month = prices.ALB_HOUR.value * 730
+    # Then ours has one ALB as fixed cost and no per-server networking
+    assert ours.fixed == pytest.approx(alb_month)
+    assert ours.per_server_network == 0
+    # And the reference has an NLB and an ALB per server and no fixed networking
+    assert reference.fixed == 0
+    assert reference.per_server_network == pytest.approx(alb_month + prices.NLB_HOUR.value * 730)
+    # And compute is the same on both sides
+    assert ours.per_server_compute == reference.per_server_compute
+    assert ours.total == pytest.approx(ours.fixed + 10 * ours.per_server_compute)
+
+
+def test_polls_round_up_to_whole_intervals() -> None:
+    assert polls(10, 60) == 10
+    assert polls(2.5, 60) == 3
+    assert polls(0, 60) == 1
+
+
+def test_polling_workflow_counts_grow_with_stack_duration() -> None:
+    # Given the same workflows with stacks twice as slow
+    fast = step_functions_lifecycle_counts(PollingDesign(create_minutes=5, update_minutes=2, delete_minutes=3))
+    slow = step_functions_lifecycle_counts(PollingDesign(create_minutes=10, update_minutes=4, delete_minutes=6))
+    # Then every extra poll round adds a Lambda invocation, a DescribeStacks and three transitions
+    extra_rounds = (10 - 5) + 3 * (4 - 2) + (6 - 3)
+    assert slow.lambda_invocations - fast.lambda_invocations == extra_rounds
+    assert slow.cloudformation_calls - fast.cloudformation_calls == extra_rounds
+    assert slow.state_transitions - fast.state_transitions == 3 * extra_rounds
+
+
+def test_choreography_lifecycle_has_one_stack_call_per_action_and_no_transitions() -> None:
+    # When the real logic runs a full lifecycle on counting fakes
+    counts = lifecycle_counts()
+    # Then each of the five actions made exactly one CloudFormation call and nothing polled
+    assert counts.cloudformation_calls == 5
+    assert counts.state_transitions == 0
+    assert counts.detail["lambda.settle"] == 5
+    # And every status change (10 in create/update/stop/start/delete) was published once
+    assert counts.custom_events == 10
+    assert counts.detail["lambda.publish"] == 10
