@@ -109,3 +109,52 @@ def forge(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b""
     head = b64url(json.dumps(header, separators=(",", ":")).encode())
     body = b64url(json.dumps(claims, separators=(",", ":")).encode())
     return f"{head}.{body}.{b64url(signature)}"
+
+
+class JwksServer:
+    """The IdP's key set served over loopback HTTP, counting fetches (for the real HttpJwksSource)."""
+
+    def __init__(self, idp: TestIdp) -> None:
+        import http.server
+        import threading
+
+        self.idp = idp
+        self.fetches = 0
+        server_self = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server_self.fetches += 1
+                body = json.dumps({"keys": server_self.idp.jwks}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/.well-known/jwks.json"
+
+    def __enter__(self) -> JwksServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def sign_raw(header: dict[str, Any], claims: dict[str, Any], key: Any, alg: str = "RS256") -> str:
+    """A token with any header at all (even ones PyJWT refuses to write), really signed by `key`."""
+    signing_input = forge(header, claims).rsplit(".", 1)[0]
+    signature = jwt.get_algorithm_by_name(alg).sign(signing_input.encode(), key)
+    return f"{signing_input}.{b64url(signature)}"

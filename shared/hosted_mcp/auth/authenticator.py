@@ -7,7 +7,6 @@ One `Authenticator` serves the Lambda authorizer on AWS and the local gateway on
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -70,12 +69,7 @@ def claim_at(claims: Mapping[str, Any], path: str) -> Any:
 
 
 def parse_groups(value: Any) -> tuple[str, ...]:
-    """Groups as a tuple of non-empty strings. A JSON-array string (some IdPs) is accepted; anything else is not."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value) if value.startswith("[") else value.split()
-        except ValueError as error:
-            raise Unauthorized("Invalid token: malformed groups claim") from error
+    """Groups as a tuple of non-empty strings: the claim must be a JSON array of strings, nothing else."""
     if not isinstance(value, list) or len(value) > MAX_GROUPS:
         raise Unauthorized("Invalid token: malformed groups claim")
     if not all(isinstance(g, str) and 0 < len(g) <= MAX_CLAIM_CHARS for g in value):
