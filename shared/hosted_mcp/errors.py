@@ -72,6 +72,14 @@ class Forbidden(DomainError):
     code = "Forbidden"
 
 
+class DeploymentRejected(Exception):
+    """A deployment backend refused an action outright (bad image, no container runtime, an invalid template...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass
 class DeploymentFailure:
     """The real reason a deployment did not settle as asked."""

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
-from hosted_mcp.errors import ConcurrentModification
+from hosted_mcp.errors import ConcurrentModification, DeploymentRejected
 from hosted_mcp.lifecycle import Outcome, Reaction, lifecycle
 from hosted_mcp.logic.transitions import amend, move
 from hosted_mcp.models.domain import ServerRecord
@@ -83,7 +83,12 @@ def deploy_server(
         return _fail(store, record, rejected.reason, now=now)
     if record.deploymentId == deployment.deploymentId:
         return record
-    return amend(store, record, now=now, deploymentId=deployment.deploymentId, stackName=deployment.stackName)
+    try:
+        return amend(store, record, now=now, deploymentId=deployment.deploymentId, stackName=deployment.stackName)
+    except ConcurrentModification:
+        # The deployment settled (or the record moved on) before we noted where it lives: settling fills it in.
+        logger.info("record moved on while deploying", server_id=record.id, deployment_id=deployment.deploymentId)
+        return None
 
 
 def apply_change(
@@ -112,14 +117,6 @@ def tear_down(store: ServerStore, backend: DeploymentBackend, server_id: str, *,
     if result is ApplyResult.NO_CHANGE:
         return settle_deployment(store, None, _settlement(record, "deployed", "nothing left to remove"), now=now)
     return record
-
-
-class DeploymentRejected(Exception):
-    """The backend refused the action outright (bad image, no container runtime, a template error...)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _settlement(record: ServerRecord, outcome: Outcome, reason: str) -> Settlement:
@@ -182,7 +179,7 @@ def settle_deployment(
             outcome, reason = "failed", f"deployed but does not answer MCP: {problem}"
             target = ServerStatus.FAILED
     try:
-        return _settle(store, record, target, outcome, reason, now=now)
+        return _settle(store, record, target, outcome, reason, now=now, deployment_id=settlement.deploymentId)
     except ConcurrentModification:
         logger.info("record moved on while settling", server_id=record.id)
         return None
@@ -196,7 +193,9 @@ def _settle(
     reason: str,
     *,
     now: datetime,
+    deployment_id: str | None = None,
 ) -> ServerRecord:
+    where = {"deploymentId": record.deploymentId or deployment_id or None}
     if outcome == "deployed":
         return move(
             store,
@@ -209,8 +208,9 @@ def _settle(
             enabled=record.desired_enabled,
             pending=None,
             lastError=None,
+            **where,
         )
-    return move(store, record, target, actor=SYSTEM, reason=reason, now=now, pending=None, lastError=reason)
+    return move(store, record, target, actor=SYSTEM, reason=reason, now=now, pending=None, lastError=reason, **where)
 
 
 # -- publish -------------------------------------------------------------------------------------------------------
@@ -256,6 +256,22 @@ def publish_connection(connections: Connections, change: StatusChange, server_ur
 
 
 # -- reconcile -----------------------------------------------------------------------------------------------------
+
+
+def overdue_records(store: ServerStore, *, now: datetime, page_size: int = 100) -> list[ServerRecord]:
+    """Records in a transitional status past their deadline (what the scheduled reconciler repairs)."""
+    overdue: list[ServerRecord] = []
+    token: str | None = None
+    while True:
+        page = store.list_page(page_size, token)
+        overdue.extend(
+            r
+            for r in page.records
+            if lifecycle().is_transitional(r.status) and r.statusDeadline is not None and r.statusDeadline <= now
+        )
+        if not page.next_token:
+            return overdue
+        token = page.next_token
 
 
 def reconcile(

@@ -9,15 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hosted_mcp.models.fields import ServerStatus
 
-EVENT_SOURCE = "hosted-mcp"
-STATUS_CHANGED = "Hosted MCP Server Status Changed"
-SCHEMA_VERSION = "1"
+EventSource = Literal["hosted-mcp"]
+StatusChangedType = Literal["Hosted MCP Server Status Changed"]
+SchemaVersion = Literal["1"]
+EVENT_SOURCE: EventSource = "hosted-mcp"
+STATUS_CHANGED: StatusChangedType = "Hosted MCP Server Status Changed"
+SCHEMA_VERSION: SchemaVersion = "1"
 
 
 class StatusChangedDetail(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    schemaVersion: Literal["1"] = SCHEMA_VERSION
+    schemaVersion: SchemaVersion = SCHEMA_VERSION
     serverId: str
     name: str
     normalizedName: str
@@ -35,7 +38,7 @@ class StatusChanged(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    source: Literal["hosted-mcp"] = EVENT_SOURCE
-    detailType: Literal["Hosted MCP Server Status Changed"] = STATUS_CHANGED
+    source: EventSource = EVENT_SOURCE
+    detailType: StatusChangedType = STATUS_CHANGED
     correlationId: str = Field(description="serverId:version; identical for duplicate deliveries of one change.")
     detail: StatusChangedDetail
