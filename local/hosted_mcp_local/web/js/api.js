@@ -74,4 +74,4 @@ export const getAudit = (id) => request("GET", `/mcp/${encodeURIComponent(id)}/a
 export const createServer = (body) => request("POST", "/mcp", body);
 export const updateServer = (id, body) => request("PUT", `/mcp/${encodeURIComponent(id)}`, body);
 export const deleteServer = (id) => request("DELETE", `/mcp/${encodeURIComponent(id)}`);
-export const listConnections = () => request("GET", "/connections");
+export const listConnections = () => request("GET", "/connections?placeholder=true");

@@ -1,6 +1,7 @@
 // What the page knows: the lifecycle rules, the servers (refreshed by polling), and the actions it follows.
 
-import { listServers } from "./api.js";
+import { apiUrl, listServers } from "./api.js";
+import { credential } from "./auth.js";
 
 export const rules = { transitional: [], operations: {}, memoryByCpu: {} };
 
@@ -24,6 +25,8 @@ export const memoryChoices = (cpu) => rules.memoryByCpu[String(cpu)] || [];
 
 const FAST_MS = 2000; // while something is in progress
 const SLOW_MS = 15000; // otherwise
+const STREAM_MS = 30000; // when the platform pushes status events, polling is only a safety net
+const RETRY_STREAM_MS = 5000;
 
 export const servers = {
   items: [],
@@ -62,17 +65,64 @@ export function hasWork() {
 function schedule() {
   clearTimeout(servers.timer);
   if (!servers.polling) return;
-  servers.timer = setTimeout(refresh, document.hidden ? SLOW_MS * 2 : hasWork() ? FAST_MS : SLOW_MS);
+  let delay = hasWork() ? FAST_MS : SLOW_MS;
+  if (servers.streaming) delay = hasWork() ? STREAM_MS / 3 : STREAM_MS;
+  else if (document.hidden) delay = SLOW_MS * 2;
+  servers.timer = setTimeout(refresh, delay);
 }
 
 export function startPolling() {
   servers.polling = true;
   refresh();
+  followStatusEvents();
 }
 
 export function stopPolling() {
   servers.polling = false;
   clearTimeout(servers.timer);
+  servers.stream?.abort();
+}
+
+/**
+ * The one-machine platform streams status events (`GET /events`, server-sent events). Each event triggers a
+ * read of the list, so the table changes as soon as a status does. Where there is no stream (AWS: the events
+ * go to EventBridge), polling alone keeps the table current.
+ */
+async function followStatusEvents() {
+  const cred = credential();
+  if (!cred || servers.stream) return;
+  const controller = new AbortController();
+  servers.stream = controller;
+  let pending = null;
+  try {
+    const response = await fetch(apiUrl("/events"), {
+      headers: { ...cred.headers, Accept: "text/event-stream" },
+      signal: controller.signal,
+      cache: "no-store",
+    });
+    if (!response.ok || !response.body) return; // no stream here: polling it is
+    servers.streaming = true;
+    schedule();
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (value.includes("event: status")) {
+        clearTimeout(pending);
+        pending = setTimeout(refresh, 150);
+      }
+    }
+  } catch {
+    // The stream ended (platform restarted, network): fall back to polling, then try again.
+  } finally {
+    const wasStreaming = servers.streaming;
+    servers.streaming = false;
+    servers.stream = null;
+    if (servers.polling && wasStreaming && !controller.signal.aborted) {
+      schedule();
+      setTimeout(followStatusEvents, RETRY_STREAM_MS);
+    }
+  }
 }
 
 document.addEventListener("visibilitychange", () => {
