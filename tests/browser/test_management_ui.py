@@ -315,3 +315,68 @@ def test_narrow_window_keeps_the_page_usable(admin_ui: ManagementPage, platform:
     expect(ui.page.get_by_role("region", name="Servers table")).to_be_visible()
     expect(ui.toolbar_button("Create hosted MCP server")).to_be_in_viewport()
     ui.shot("narrow-table")
+
+
+def test_a_failed_launch_shows_the_real_reason_in_the_banner_and_the_table(
+    admin_ui: ManagementPage, platform: LocalPlatform, unique: str
+) -> None:
+    ui = admin_ui
+    name = f"Broken {unique}"
+
+    # Given a server whose command dies before it ever answers MCP
+    ui.toolbar_button("Create hosted MCP server").click()
+    ui.field("Name").fill(name)
+    ui.field("Start command").fill('python -c "import a_module_that_is_not_there"')
+    for _ in range(3):
+        ui.next_step()
+    ui.page.get_by_role("button", name="Launch server").click()
+
+    # Then the banner ends in failure with the platform's own reason, not a generic one
+    banner = ui.wait_for_banner("create", "error")
+    expect(banner).to_have_attribute("role", "alert")
+    reason = server_named(platform.servers(), name)["lastError"]  # type: ignore[index]
+    assert reason
+    expect(banner).to_contain_text(reason)
+    ui.shot("failure-banner", full_page=False)
+
+    # And the table shows it Failed with its last error; Failed servers can still be deleted
+    ui.open_table()
+    ui.wait_for_status(name, "Failed")
+    expect(ui.row(name).locator("td[data-col=lastError]")).to_have_text(reason)
+    ui.select(name)
+    expect(ui.toolbar_button("Edit")).to_be_disabled()
+    ui.toolbar_button("Delete").click()
+    ui.confirm("Delete")
+    expect(ui.wait_for_banner("delete")).to_contain_text("deleted")
+    assert server_named(platform.servers(), name) is None
+
+
+def test_keyboard_alone_reaches_a_server_and_opens_its_details(
+    admin_ui: ManagementPage, platform: LocalPlatform, unique: str
+) -> None:
+    ui = admin_ui
+    name = f"Keyboard {unique}"
+    platform.create(name)
+    ui.open_table()
+    ui.wait_for_status(name, "InService")
+    ui.page.get_by_label("Filter", exact=True).fill(unique)
+
+    # When the user tabs to the row's checkbox, selects it with Space, tabs to its link and presses Enter
+    checkbox = ui.page.get_by_role("checkbox", name=f"Select {name}", exact=True)
+    for _ in range(40):
+        if checkbox.evaluate("el => el === document.activeElement"):
+            break
+        ui.page.keyboard.press("Tab")
+    expect(checkbox).to_be_focused()
+    ui.page.keyboard.press("Space")
+    expect(checkbox).to_be_checked()
+    expect(ui.toolbar_button("Stop")).to_be_enabled()
+    ui.page.keyboard.press("Tab")
+    expect(ui.page.get_by_role("link", name=name)).to_be_focused()
+    ui.page.keyboard.press("Enter")
+
+    # Then the details open, with the configuration and audit history as labelled regions
+    expect(ui.page.get_by_role("heading", name=name, level=1)).to_be_visible()
+    expect(ui.page.get_by_role("region", name="Configuration", exact=True)).to_be_visible()
+    expect(ui.page.get_by_role("region", name="Audit history", exact=True)).to_be_visible()
+    expect(ui.page.get_by_role("button", name=f"Copy client configuration for {name}")).to_be_visible()

@@ -159,7 +159,7 @@ export function renderDetails(main, serverId, { navigate }) {
       actionButtons(),
       connectionSection(server.name, server.normalizedName, mcpUrl(server), server.sseUrl),
       h("section.card", { "aria-labelledby": "config-title" }, h("h2#config-title", "Configuration"), configList(server)),
-      h("section.card", { "aria-labelledby": "audit-title" }, h("h2#audit-title", "Audit history"), h("div.table-wrap", { tabindex: "0", role: "region", "aria-label": "Audit history" }, auditTable(audit))),
+      h("section.card", { "aria-labelledby": "audit-title" }, h("h2#audit-title", "Audit history"), h("div.table-wrap", { tabindex: "0", role: "region", "aria-label": "Audit history table" }, auditTable(audit))),
     );
     if (focusedLabel) [...main.querySelectorAll("button, a")].find((b) => b.textContent === focusedLabel)?.focus();
   }

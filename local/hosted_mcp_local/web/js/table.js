@@ -193,7 +193,6 @@ export function renderServersView(main, { navigate }) {
           prefs.sortKey = column.key;
           savePrefs(prefs);
           draw();
-          table.querySelector(`th[data-key="${column.key}"] button`)?.focus();
         },
       },
       column.label,
@@ -201,7 +200,23 @@ export function renderServersView(main, { navigate }) {
     );
   }
 
+  /** A redraw (every refresh) must not take the keyboard focus away: find the same control again. */
+  function focusKey() {
+    const el = document.activeElement;
+    if (!table.contains(el)) return null;
+    return el.getAttribute("aria-label") || el.closest("th")?.dataset.key || null;
+  }
+
+  function restoreFocus(key) {
+    if (!key) return;
+    const target =
+      [...table.querySelectorAll("[aria-label]")].find((el) => el.getAttribute("aria-label") === key) ||
+      table.querySelector(`th[data-key="${CSS.escape(key)}"] button`);
+    target?.focus();
+  }
+
   function draw() {
+    const focused = focusKey();
     const list = rows();
     const cols = visibleColumns();
     for (const id of [...state.selected]) if (!servers.items.some((s) => s.id === id)) state.selected.delete(id);
@@ -268,6 +283,7 @@ export function renderServersView(main, { navigate }) {
       ),
     );
     table.replaceChildren(h("caption.visually-hidden", "Hosted MCP servers"), head, body);
+    restoreFocus(focused);
 
     errorBox.hidden = !servers.error;
     errorBox.textContent = servers.error ? `Could not load servers: ${servers.error.message}` : "";

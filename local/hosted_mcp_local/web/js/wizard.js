@@ -23,6 +23,16 @@ function field({ name, label, hint, control }) {
   control.name = name;
   control.dataset.field = name;
   control.setAttribute("aria-describedby", [hintId, errorId].filter(Boolean).join(" "));
+  // A field the API refused stays marked until the user changes it.
+  const clear = () => {
+    if (control.getAttribute("aria-invalid") !== "true") return;
+    control.removeAttribute("aria-invalid");
+    const error = document.getElementById(errorId);
+    error.hidden = true;
+    error.textContent = "";
+  };
+  control.addEventListener("input", clear);
+  control.addEventListener("change", clear);
   return h(
     "div.field",
     { dataset: { fieldWrap: name } },
