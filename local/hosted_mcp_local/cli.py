@@ -377,7 +377,9 @@ def sse_stream(client: Api, params: dict[str, str], read_timeout: float) -> Iter
             raise api_error(response.status_code, response.text)
         data: list[str] = []
         for line in response.iter_lines():
-            if line.startswith("data:"):
+            if line.startswith(":"):
+                yield {}  # a comment: the stream is open (or still alive)
+            elif line.startswith("data:"):
                 data.append(line.removeprefix("data:").strip())
             elif not line and data:
                 yield json.loads("\n".join(data))
@@ -400,6 +402,8 @@ def cmd_events(args: argparse.Namespace) -> int:
     params = {"serverId": client.server(args.server)["id"]} if args.server else {}
     try:
         for event in sse_stream(client, params, read_timeout=60.0):
+            if not event:
+                continue
             print(json.dumps(event) if args.json else describe_event(event), flush=True)
     except httpx.HTTPError as error:
         raise CliError(f"event stream ended: {error}", EXIT_UNREACHABLE) from error
@@ -448,8 +452,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
         remaining = deadline - time.monotonic()
         try:
             events = sse_stream(client, {"serverId": server_id}, read_timeout=min(remaining, 20.0))
-            first = next(events)  # the stream is open once its comment arrives; only then read the record
-            del first
+            next(events)  # the stream is open once its first comment arrives; only then read the record
         except StopIteration:
             continue
         except CliError as error:
@@ -469,6 +472,8 @@ def cmd_wait(args: argparse.Namespace) -> int:
             return code
         try:
             for event in events:
+                if not event:
+                    continue
                 detail = event["detail"]
                 if (code := seen(detail.get("toStatus") or DELETED, detail.get("lastError"))) is not None:
                     return code

@@ -7,6 +7,9 @@ woken by a condition when a write commits, never by sleeping.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -15,9 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hosted_mcp.adapters.memory import decode_token, encode_token
 from hosted_mcp.auth.api_keys import ApiKeyRecord, ApiKeyStore
-from hosted_mcp.errors import ConcurrentModification, NameConflict, NotFound
+from hosted_mcp.errors import ConcurrentModification, InvalidRequest, NameConflict, NotFound
 from hosted_mcp.models.domain import AuditEntry, ServerRecord
 from hosted_mcp.ports import Page, ServerStore
 
@@ -30,6 +32,7 @@ CREATE TABLE IF NOT EXISTS servers (
     status TEXT NOT NULL,
     body TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS servers_by_created ON servers (created_at, id);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     server_id TEXT NOT NULL,
@@ -73,6 +76,21 @@ def _image(record: ServerRecord | None) -> str | None:
 
 def _record(image: str | None) -> ServerRecord | None:
     return ServerRecord.model_validate_json(image) if image else None
+
+
+def _page_token(created_at: str, server_id: str) -> str:
+    """Where the next page starts: the sort key of the last record returned (opaque to clients)."""
+    return base64.urlsafe_b64encode(json.dumps([created_at, server_id]).encode()).decode()
+
+
+def _page_after(token: str) -> tuple[str, str]:
+    try:
+        created_at, server_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise InvalidRequest.of("nextToken", "nextToken is not a token this API issued") from exc
+    if not isinstance(created_at, str) or not isinstance(server_id, str):
+        raise InvalidRequest.of("nextToken", "nextToken is not a token this API issued")
+    return created_at, server_id
 
 
 class SqliteServerStore(ServerStore):
@@ -137,13 +155,21 @@ class SqliteServerStore(ServerStore):
         return _record(row[0]) if row else None
 
     def list_page(self, limit: int, next_token: str | None = None) -> Page:
-        start = decode_token(next_token) if next_token else 0
+        """Keyset pagination over the (created_at, id) index: a page costs the same at any depth and table size."""
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT body FROM servers ORDER BY created_at, id LIMIT ? OFFSET ?", (limit + 1, start)
-            ).fetchall()
+            if next_token:
+                rows = self._conn.execute(
+                    "SELECT body, created_at, id FROM servers WHERE (created_at, id) > (?, ?)"
+                    " ORDER BY created_at, id LIMIT ?",
+                    (*_page_after(next_token), limit + 1),
+                ).fetchall()
+            else:
+                rows = self._conn.execute(
+                    "SELECT body, created_at, id FROM servers ORDER BY created_at, id LIMIT ?", (limit + 1,)
+                ).fetchall()
         records = [r for r in (_record(row[0]) for row in rows[:limit]) if r is not None]
-        return Page(records=records, next_token=encode_token(start + limit) if len(rows) > limit else None)
+        more = len(rows) > limit
+        return Page(records=records, next_token=_page_token(rows[limit - 1][1], rows[limit - 1][2]) if more else None)
 
     def all_records(self) -> list[ServerRecord]:
         with self._lock:

@@ -4,8 +4,10 @@
   HTTP/SSE servers run their start command with `PORT=<port>`. Commands are split with `shlex`, never handed
   to a shell. The environment is a small base (PATH with the platform's interpreter first, HOME, locale) plus
   the record's `environment`.
-- Each replica is a process group of its own, so stopping it ends the whole tree; pid files let a restarted
-  platform end processes an earlier, killed platform left behind.
+- Each replica is a process group of its own, and every process it starts carries a tag in its environment
+  (`HOSTED_MCP_PROCESS`). Stopping a replica ends its group and every tagged process (mcp-proxy starts the
+  stdio server in a session of its own, so the group alone would miss it); a restarted platform ends the tagged
+  processes an earlier, killed platform left behind.
 - Actions (deploy, apply, teardown) run on a worker thread and end in a `Settlement` reported to `on_settled`
   (which settles the record); readiness is a real MCP initialize + tools/list.
 - A keeper thread per replica checks liveness with a real MCP call every `containerHealthCheckConfig.interval`
@@ -15,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shlex
 import shutil
@@ -43,6 +46,7 @@ BASE_ENV_NAMES = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "
 MAX_BACKOFF_SECONDS = 30.0
 STOP_GRACE_SECONDS = 5.0
 READY_POLL_SECONDS = 0.25
+PROCESS_TAG = "HOSTED_MCP_PROCESS"
 
 
 def deployment_id(server_id: str) -> str:
@@ -80,7 +84,7 @@ class Replica:
     index: int
     port: int
     log_path: Path
-    pid_path: Path
+    tag: str
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
@@ -131,6 +135,8 @@ class ProcessSupervisor(DeploymentBackend):
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._workers: list[threading.Thread] = []
+        # Tags processes as this data directory's, so two platforms on one machine never end each other's.
+        self.tag = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
 
     # -- DeploymentBackend --------------------------------------------------------------------------------------
 
@@ -202,16 +208,10 @@ class ProcessSupervisor(DeploymentBackend):
         self._spawn(lambda: self._start_set(deployment, record.spec, report=False))
 
     def reap_orphans(self) -> int:
-        """End process groups an earlier platform left running (it was killed before it could stop them)."""
-        ended = 0
-        for pid_file in self.servers_dir.glob("*/run/*.pid"):
-            with contextlib.suppress(ValueError, OSError):
-                pid = int(pid_file.read_text().strip())
-                if _is_our_group_leader(pid, pid_file.parent.parent / "work"):
-                    _kill_group(pid)
-                    ended += 1
-            pid_file.unlink(missing_ok=True)
-        return ended
+        """End processes an earlier platform on this data directory left running (it was killed, not stopped)."""
+        orphans = tagged_processes(f"{self.tag}:")
+        _end_all(orphans)
+        return len(orphans)
 
     def close(self) -> None:
         """Stop every replica of every server (the platform is shutting down)."""
@@ -340,14 +340,12 @@ class ProcessSupervisor(DeploymentBackend):
 
     def _new_replica(self, deployment: LocalDeployment, index: int, generation: int) -> Replica:
         logs = deployment.home / "logs"
-        run = deployment.home / "run"
         logs.mkdir(parents=True, exist_ok=True)
-        run.mkdir(parents=True, exist_ok=True)
         return Replica(
             index=index,
             port=free_port(),
             log_path=logs / f"replica-{index}.log",
-            pid_path=run / f"replica-{index}-{generation}.pid",
+            tag=f"{self.tag}:{deployment.server_id}:{index}:{generation}",
         )
 
     def command(self, spec: ServerSpec, port: int) -> list[str]:
@@ -363,6 +361,7 @@ class ProcessSupervisor(DeploymentBackend):
         env.update(spec.environment)
         env["HOSTED_MCP_SERVER"] = deployment.name
         env["HOSTED_MCP_REPLICA"] = str(replica.index)
+        env[PROCESS_TAG] = replica.tag
         if spec.serverType is not ServerType.STDIO:
             env["PORT"] = str(replica.port)
         return env
@@ -378,7 +377,6 @@ class ProcessSupervisor(DeploymentBackend):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        replica.pid_path.write_text(str(replica.process.pid))
         logger.info(
             "replica started",
             server_id=deployment.server_id,
@@ -410,8 +408,7 @@ class ProcessSupervisor(DeploymentBackend):
             replica.stop.set()
         for replica in replicas:
             if replica.process is not None:
-                _end(replica.process)
-            replica.pid_path.unlink(missing_ok=True)
+                _end(replica.process, replica.tag)
             if replica.keeper is not None and replica.keeper is not threading.current_thread():
                 replica.keeper.join(timeout=STOP_GRACE_SECONDS)
 
@@ -463,7 +460,7 @@ class ProcessSupervisor(DeploymentBackend):
             if replica.stop.is_set() or replica not in deployment.replicas:
                 return False
             if replica.process is not None:
-                _end(replica.process)
+                _end(replica.process, replica.tag)
             replica.restarts += 1
             try:
                 self._launch(deployment, replica, spec)
@@ -475,16 +472,49 @@ class ProcessSupervisor(DeploymentBackend):
         return True
 
 
-def _end(process: subprocess.Popen[bytes]) -> None:
-    """End a replica's whole process group: TERM, a grace period, then KILL."""
-    if process.poll() is None:
-        _signal_group(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_GRACE_SECONDS)
-    # Children (the stdio server behind mcp-proxy) may outlive the leader: the group goes in every case.
-    _signal_group(process.pid, signal.SIGKILL)
+def tagged_processes(prefix: str) -> list[int]:
+    """Pids of live processes whose environment carries a process tag starting with `prefix` (Linux /proc)."""
+    wanted = f"{PROCESS_TAG}={prefix}".encode()
+    found: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if any(item.startswith(wanted) for item in (entry / "environ").read_bytes().split(b"\0")):
+                found.append(int(entry.name))
+    return found
+
+
+def _end(process: subprocess.Popen[bytes], tag: str) -> None:
+    """End a replica: its process group and every process carrying its tag. TERM, a grace period, then KILL."""
+    members = tagged_processes(tag)
+    _signal_group(process.pid, signal.SIGTERM)
+    for pid in members:
+        _signal(pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=STOP_GRACE_SECONDS)
+    _signal_group(process.pid, signal.SIGKILL)
+    _end_all(tagged_processes(tag), grace=0.0)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=STOP_GRACE_SECONDS)
+
+
+def _end_all(pids: list[int], grace: float = STOP_GRACE_SECONDS) -> None:
+    for pid in pids:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.05)
+    for pid in pids:
+        _signal(pid, signal.SIGKILL)
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -492,26 +522,9 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-def _kill_group(pgid: int) -> None:
-    _signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    while time.monotonic() < deadline and _group_alive(pgid):
-        time.sleep(0.1)
-    _signal_group(pgid, signal.SIGKILL)
-
-
-def _group_alive(pgid: int) -> bool:
+def _alive(pid: int) -> bool:
     try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def _is_our_group_leader(pid: int, workdir: Path) -> bool:
-    """True when `pid` still leads its own session and runs in `workdir` (a reused pid is left alone)."""
-    try:
-        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
-        return os.getsid(pid) == pid and cwd == workdir.resolve()
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]

@@ -1,0 +1,237 @@
+"""Drive a real `hosted-mcp serve` process, and call hosted servers with the official MCP Python SDK client."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx2
+from hosted_mcp_local import cli
+from hosted_mcp_local.identity import LocalIssuer
+from mcp.client.session import ClientSession
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.support.lambdas import REPO_ROOT
+
+EXAMPLES = REPO_ROOT / "examples"
+TOOLS = REPO_ROOT / ".tools"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def proxy_bin() -> str | None:
+    configured = os.environ.get("HOSTED_MCP_PROXY_BIN")
+    candidates = [configured] if configured else []
+    candidates += [str(TOOLS / "mcp-proxy" / "bin" / "mcp-proxy"), shutil.which("mcp-proxy") or ""]
+    return next((c for c in candidates if c and Path(c).is_file()), None)
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
+    """For conditions nothing notifies about (a port opening, a process ending); bounded in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def processes_in(directory: Path) -> list[int]:
+    """Pids of every process whose working directory is `directory` (a server's replicas and their children)."""
+    found = []
+    target = directory.resolve()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")) == target:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@dataclass
+class LocalPlatform:
+    """One `hosted-mcp serve` process on a loopback port with its own data directory."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LocalPlatform:
+        binary = proxy_bin()
+        assert binary, "mcp-proxy not found: run `make install` or set HOSTED_MCP_PROXY_BIN"
+        env = {
+            **os.environ,
+            "HOSTED_MCP_PROXY_BIN": binary,
+            "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / p) for p in ("shared", "local")),
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        self.log = self.data_dir.parent / f"{self.data_dir.name}-serve.log"
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "hosted_mcp_local.cli", "serve", "--port", str(self.port)),
+                    *("--data-dir", str(self.data_dir), "--log-level", "warning"),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        wait_until(self._healthy, 30, "the platform to answer /healthz")
+        return self
+
+    def _healthy(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"hosted-mcp serve exited with {self.process.returncode}: {self.logs()}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log and self.log.exists() else ""
+
+    def stop(self) -> None:
+        """A graceful stop (SIGTERM): the platform ends every process it started."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=60)
+
+    def crash(self) -> None:
+        """SIGKILL: no chance to clean up, as after a power cut."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    # -- credentials ---------------------------------------------------------------------------------------
+
+    def token(self, user: str, groups: list[str] | None = None, *, admin: bool = False) -> str:
+        issuer = LocalIssuer(self.data_dir)
+        return issuer.mint(user, groups or [], admin=admin, ttl=timedelta(minutes=30), now=datetime.now(UTC))
+
+    def admin(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token('root', admin=True)}"}, timeout=30
+        )
+
+    # -- servers -------------------------------------------------------------------------------------------
+
+    def publish_examples(self) -> None:
+        """The local stand-in for uploading artifacts to the hosting bucket."""
+        shutil.copytree(EXAMPLES, self.data_dir / "artifacts" / "examples", dirs_exist_ok=True)
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self.admin() as api:
+            response = api.post("/mcp", json=body)
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    def get(self, server_id: str) -> dict[str, Any]:
+        with self.admin() as api:
+            response = api.get(f"/mcp/{server_id}")
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()
+        return found
+
+    def wait(self, server_id: str, status: str = "InService", timeout: float = 90) -> dict[str, Any] | None:
+        """`hosted-mcp wait` (event-driven): returns the record, or None once it is deleted."""
+        code = cli.main(
+            [
+                *("wait", server_id, "--for", status, "--timeout", str(timeout)),
+                *("--url", self.url, "--token", self.token("root", admin=True)),
+            ]
+        )
+        if status == "Deleted":
+            assert code == cli.EXIT_OK, f"server {server_id} not deleted (exit {code})"
+            return None
+        record = self.get(server_id)
+        assert code == cli.EXIT_OK, f"server {server_id} ended {record['status']}: {record.get('lastError')}"
+        return record
+
+    def workdir(self, server_id: str) -> Path:
+        return self.data_dir / "servers" / server_id / "work"
+
+
+def stdio_greeter(name: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "serverType": "stdio",
+        "startCommand": "python server.py",
+        "s3Path": "examples/greeter-stdio",
+        "environment": {"GREETING": "Hello"},
+        **extra,
+    }
+
+
+# -- MCP client ----------------------------------------------------------------------------------------------
+
+
+async def _session_calls(
+    url: str, token: str | None, calls: list[tuple[str, dict[str, Any]]], transport: str
+) -> list[str]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    results: list[str] = []
+
+    async def run(session: ClientSession) -> None:
+        await session.initialize()
+        for tool, arguments in calls:
+            result = await session.call_tool(tool, arguments)
+            assert not result.is_error, result
+            results.append(result.content[0].text)  # type: ignore[union-attr]
+
+    if transport == "sse":
+        async with sse_client(url, headers=headers) as (read, write), ClientSession(read, write) as session:
+            await run(session)
+    else:
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=30) as http,
+            streamable_http_client(url, http_client=http) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await run(session)
+    return results
+
+
+def call_tools(
+    url: str, token: str | None, calls: list[tuple[str, dict[str, Any]]], *, transport: str = "streamable"
+) -> list[str]:
+    """One MCP session (initialize, then each tool call in turn) through the gateway; the text of each answer."""
+    return asyncio.run(asyncio.wait_for(_session_calls(url, token, calls, transport), timeout=60))
+
+
+def call_tool(url: str, token: str | None, tool: str, arguments: dict[str, Any], **kwargs: Any) -> str:
+    return call_tools(url, token, [(tool, arguments)], **kwargs)[0]

@@ -1,0 +1,246 @@
+"""The one-machine platform end to end: servers created over REST, called through the gateway with the MCP SDK."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.platform import LocalPlatform, alive, call_tool, call_tools, processes_in, stdio_greeter, wait_until
+
+FAST_LIVENESS = {"interval": 5, "timeout": 2, "retries": 1, "startPeriod": 0}
+
+
+@pytest.fixture(scope="module")
+def greeter(platform: LocalPlatform) -> dict:
+    """A stdio server for the 'demo' group, InService."""
+    created = platform.create(stdio_greeter("Greeter", groups=["demo"]))
+    assert created["status"] == "Creating"
+    record = platform.wait(created["id"])
+    assert record is not None
+    return record
+
+
+def test_stdio_server_answers_over_streamable_http_and_sse(platform: LocalPlatform, greeter: dict) -> None:
+    # Given a stdio server created over REST that reached InService behind mcp-proxy
+    token = platform.token("ada", ["demo"])
+
+    # When a group member calls a tool through the gateway over each transport
+    over_http = call_tool(greeter["url"], token, "greet", {"name": "Ada"})
+    over_sse = call_tool(greeter["sseUrl"], token, "greet", {"name": "Ada"}, transport="sse")
+
+    # Then both answers come from the hosted server
+    assert over_http == "Hello, Ada!"
+    assert over_sse == "Hello, Ada!"
+    assert greeter["url"] == f"{platform.url}/mcp/greeter/mcp"
+
+
+def test_http_server_answers_through_the_gateway(platform: LocalPlatform) -> None:
+    # Given a streamable-HTTP server (the start command gets PORT), public to every authenticated caller
+    created = platform.create(
+        {
+            "name": "greeter-http",
+            "serverType": "http",
+            "startCommand": "python server.py",
+            "s3Path": "examples/greeter-http",
+            "environment": {"GREETING": "Hi"},
+        }
+    )
+    record = platform.wait(created["id"])
+    assert record is not None
+
+    # When anyone authenticated calls it
+    answer = call_tool(record["url"], platform.token("someone"), "greet", {"name": "Bo"})
+
+    # Then it answers
+    assert answer == "Hi, Bo!"
+
+
+def test_registry_server_is_hosted_and_called(platform: LocalPlatform, time_server: Path) -> None:
+    # Given mcp-server-time from PyPI, a stdio server run behind mcp-proxy
+    created = platform.create({"name": "time", "serverType": "stdio", "startCommand": f"{time_server}"})
+    record = platform.wait(created["id"])
+    assert record is not None
+
+    # When its tool is called through the gateway over streamable HTTP and SSE
+    token = platform.token("ada")
+    over_http = call_tool(record["url"], token, "get_current_time", {"timezone": "UTC"})
+    over_sse = call_tool(record["sseUrl"], token, "get_current_time", {"timezone": "UTC"}, transport="sse")
+
+    # Then it answers with the time in UTC
+    assert '"timezone": "UTC"' in over_http or '"timezone":"UTC"' in over_http
+    assert "UTC" in over_sse
+
+
+def test_credentials_and_groups_decide_who_may_call(platform: LocalPlatform, greeter: dict) -> None:
+    url = greeter["url"]
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    accept = {"Accept": "application/json, text/event-stream"}
+
+    # No credential: 401 with a challenge
+    anonymous = httpx.post(url, json=initialize, headers=accept)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+
+    # A user outside the server's groups: 403
+    outsider = platform.token("eve", ["finance"])
+    denied = httpx.post(url, json=initialize, headers={**accept, "Authorization": f"Bearer {outsider}"})
+    assert denied.status_code == 403
+
+    # A member: 200 and an MCP session
+    member = platform.token("ada", ["demo"])
+    allowed = httpx.post(url, json=initialize, headers={**accept, "Authorization": f"Bearer {member}"})
+    assert allowed.status_code == 200
+    assert allowed.headers.get("mcp-session-id")
+
+    # A token from another issuer key is not a credential here
+    forged = httpx.post(url, json=initialize, headers={**accept, "Authorization": "Bearer a.b.c"})
+    assert forged.status_code == 401
+
+
+def test_unknown_server_is_404_and_foreign_host_is_refused(platform: LocalPlatform) -> None:
+    token = platform.token("ada")
+    auth = {"Authorization": f"Bearer {token}"}
+    assert httpx.post(f"{platform.url}/mcp/nosuchserver/mcp", json={}, headers=auth).status_code == 404
+    rebinding = httpx.post(f"{platform.url}/mcp/greeter/mcp", json={}, headers={**auth, "Host": "evil.example"})
+    assert rebinding.status_code == 421
+    cross_origin = httpx.post(
+        f"{platform.url}/mcp/greeter/mcp", json={}, headers={**auth, "Origin": "http://evil.example"}
+    )
+    assert cross_origin.status_code == 403
+
+
+def test_stop_answers_503_and_start_brings_it_back(platform: LocalPlatform) -> None:
+    # Given a running server
+    record = platform.wait(platform.create(stdio_greeter("stopper"))["id"])
+    assert record is not None
+    token = platform.token("ada")
+    processes = processes_in(platform.workdir(record["id"]))
+    assert processes
+
+    # When it is stopped
+    with platform.admin() as api:
+        assert api.put(f"/mcp/{record['id']}", json={"enabled": False}).status_code == 200
+    platform.wait(record["id"], "Stopped")
+
+    # Then its processes are gone and the gateway answers 503 with Retry-After
+    assert not any(alive(pid) for pid in processes)
+    refused = httpx.post(record["url"], json={}, headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 503
+    assert int(refused.headers["retry-after"]) > 0
+
+    # When it is started again, it answers again
+    with platform.admin() as api:
+        assert api.put(f"/mcp/{record['id']}", json={"enabled": True}).status_code == 200
+    platform.wait(record["id"])
+    assert call_tool(record["url"], token, "greet", {"name": "again"}) == "Hello, again!"
+
+
+def test_environment_update_is_visible_to_the_tool(platform: LocalPlatform) -> None:
+    record = platform.wait(platform.create(stdio_greeter("envy"))["id"])
+    assert record is not None
+    token = platform.token("ada")
+    assert call_tool(record["url"], token, "greet", {"name": "Ada"}) == "Hello, Ada!"
+
+    with platform.admin() as api:
+        updated = api.put(f"/mcp/{record['id']}", json={"environment": {"GREETING": "Bonjour"}})
+    assert updated.status_code == 200
+    assert updated.json()["status"] == "Updating"
+    platform.wait(record["id"])
+
+    assert call_tool(record["url"], token, "greet", {"name": "Ada"}) == "Bonjour, Ada!"
+
+
+def test_delete_removes_server_processes_and_working_directory(platform: LocalPlatform) -> None:
+    record = platform.wait(platform.create(stdio_greeter("doomed"))["id"])
+    assert record is not None
+    workdir = platform.workdir(record["id"])
+    processes = processes_in(workdir)
+    assert processes
+
+    with platform.admin() as api:
+        assert api.delete(f"/mcp/{record['id']}").status_code == 200
+    platform.wait(record["id"], "Deleted")
+
+    token = platform.token("ada")
+    assert httpx.post(record["url"], json={}, headers={"Authorization": f"Bearer {token}"}).status_code == 404
+    with platform.admin() as api:
+        assert api.get(f"/mcp/{record['id']}").status_code == 404
+    assert not any(alive(pid) for pid in processes)
+    assert not workdir.parent.exists()
+
+
+def test_killed_server_process_is_restarted_within_the_liveness_interval(platform: LocalPlatform) -> None:
+    # Given a stdio server checked every 5 s, one failure being enough to restart it
+    body = stdio_greeter("fragile", containerHealthCheckConfig=FAST_LIVENESS)
+    record = platform.wait(platform.create(body)["id"])
+    assert record is not None
+    token = platform.token("ada")
+    assert call_tool(record["url"], token, "greet", {"name": "x"}) == "Hello, x!"
+
+    # When the server process behind mcp-proxy dies (the proxy itself keeps running and keeps saying "ok")
+    replica_processes = processes_in(platform.workdir(record["id"]))
+    children = [pid for pid in replica_processes if _cmdline(pid).split(b"\0")[:2] == [b"python", b"server.py"]]
+    assert len(children) == 1
+    os.kill(children[0], signal.SIGKILL)
+    killed_at = time.monotonic()
+
+    # Then the supervisor notices through a real MCP call, restarts it, and the record shows the restart
+    wait_until(lambda: platform.get(record["id"])["restarts"] >= 1, 30, "the restart to be recorded")
+    assert time.monotonic() - killed_at < FAST_LIVENESS["interval"] * 2 + 10
+    assert platform.get(record["id"])["status"] == "InService"
+    wait_until(lambda: _answers(record["url"], token), 30, "the restarted server to answer")
+
+
+def test_two_replicas_keep_each_session_on_one_replica(platform: LocalPlatform) -> None:
+    body = stdio_greeter("twins", autoScalingConfig={"minCapacity": 2, "maxCapacity": 2})
+    record = platform.wait(platform.create(body)["id"])
+    assert record is not None
+    token = platform.token("ada")
+
+    sessions = [call_tools(record["url"], token, [("whoami", {})] * 4) for _ in range(4)]
+
+    for answers in sessions:
+        assert len(set(answers)) == 1, answers  # every call of a session lands on the replica that created it
+    replicas = {answers[0].split()[0] for answers in sessions}
+    assert replicas == {"replica=0", "replica=1"}  # and sessions are spread over both
+
+
+def test_image_without_container_runtime_fails_with_the_reason(platform: LocalPlatform) -> None:
+    created = platform.create(
+        {"name": "boxed", "serverType": "http", "startCommand": "serve", "image": "example/mcp:1"}
+    )
+    with pytest.raises(AssertionError, match="container runtime"):
+        platform.wait(created["id"])
+    assert platform.get(created["id"])["status"] == "Failed"
+
+
+def test_events_stream_and_logs_are_available_to_admins(platform: LocalPlatform, greeter: dict) -> None:
+    with platform.admin() as api:
+        logs = api.get(f"/mcp/{greeter['id']}/logs", params={"tail": 50})
+    assert logs.status_code == 200
+    token = platform.token("ada", ["demo"])
+    assert httpx.get(f"{platform.url}/events", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _answers(url: str, token: str) -> bool:
+    try:
+        return call_tool(url, token, "greet", {"name": "back"}) == "Hello, back!"
+    except Exception:
+        return False
