@@ -30,7 +30,7 @@ def transition_metrics(change: StatusChange) -> list[MetricPoint]:
         seconds = (change.new.updatedAt - change.new.createdAt).total_seconds()
         points.append(MetricPoint("TimeToInService", MetricUnit.Seconds, seconds))
     if change.new is not None and change.new.status is ServerStatus.FAILED:
-        points.append(MetricPoint("DeploymentFailed", MetricUnit.Count, 1, (("From", old),)))
+        points.append(MetricPoint("DeploymentFailed", MetricUnit.Count, 1))
     rolled_back = (
         change.new is not None
         and change.new.status is not ServerStatus.FAILED
