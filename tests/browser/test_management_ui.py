@@ -339,6 +339,10 @@ def test_a_failed_launch_shows_the_real_reason_in_the_banner_and_the_table(
     expect(banner).to_contain_text(reason)
     ui.shot("failure-banner", full_page=False)
 
+    # And the server's own output says why, one click away
+    ui.page.get_by_text("Recent logs").click()
+    expect(ui.page.get_by_label("Server logs")).to_contain_text("ModuleNotFoundError")
+
     # And the table shows it Failed with its last error; Failed servers can still be deleted
     ui.open_table()
     ui.wait_for_status(name, "Failed")

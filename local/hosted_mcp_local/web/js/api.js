@@ -23,6 +23,15 @@ export class ApiError extends Error {
   }
 }
 
+/** A plain-text answer (the one-machine platform's server logs); null when this deployment has no such route. */
+export async function requestText(path) {
+  const cred = credential();
+  const response = await fetch(apiUrl(path), { headers: { ...(cred?.headers || {}) }, cache: "no-store" });
+  if (response.status === 404 || response.status === 403) return null;
+  if (!response.ok) throw new ApiError(response.status, { message: (await response.text()).slice(0, 500) });
+  return response.text();
+}
+
 export async function request(method, path, body) {
   const headers = { Accept: "application/json" };
   const cred = credential();
@@ -74,4 +83,5 @@ export const getAudit = (id) => request("GET", `/mcp/${encodeURIComponent(id)}/a
 export const createServer = (body) => request("POST", "/mcp", body);
 export const updateServer = (id, body) => request("PUT", `/mcp/${encodeURIComponent(id)}`, body);
 export const deleteServer = (id) => request("DELETE", `/mcp/${encodeURIComponent(id)}`);
+export const getLogs = (id) => requestText(`/mcp/${encodeURIComponent(id)}/logs?tail=200`);
 export const listConnections = () => request("GET", "/connections?placeholder=true");

@@ -1,7 +1,7 @@
 // Server details (configuration, audit history, MCP URL, client snippet) and the non-admin "my servers" view.
 
 import { runOnServers } from "./actions.js";
-import { ApiError, apiUrl, getAudit, getServer, listConnections } from "./api.js";
+import { ApiError, apiUrl, getAudit, getLogs, getServer, listConnections } from "./api.js";
 import { confirmDialog, copyText, displayGroups, formatTime, h } from "./dom.js";
 import { allowedFrom, allows, isTransitional, servers, subscribe } from "./state.js";
 import { statusBadge } from "./table.js";
@@ -160,8 +160,31 @@ export function renderDetails(main, serverId, { navigate }) {
       connectionSection(server.name, server.normalizedName, mcpUrl(server), server.sseUrl),
       h("section.card", { "aria-labelledby": "config-title" }, h("h2#config-title", "Configuration"), configList(server)),
       h("section.card", { "aria-labelledby": "audit-title" }, h("h2#audit-title", "Audit history"), h("div.table-wrap", { tabindex: "0", role: "region", "aria-label": "Audit history table" }, auditTable(audit))),
+      logsSection,
     );
     if (focusedLabel) [...main.querySelectorAll("button, a")].find((b) => b.textContent === focusedLabel)?.focus();
+  }
+
+  const logsText = h("pre.code.logs", { tabindex: "0", "aria-label": "Server logs" }, "");
+  const logsSection = h(
+    "details.card.logs-card",
+    { ontoggle: (e) => e.target.open && showLogs() },
+    h("summary", "Recent logs"),
+    h("button", { type: "button", onclick: () => showLogs() }, "Refresh logs"),
+    logsText,
+  );
+
+  async function showLogs() {
+    logsText.textContent = "Loading…";
+    try {
+      const text = await getLogs(serverId);
+      logsText.textContent =
+        text === null
+          ? "This deployment has no log endpoint: on AWS, the server's logs are in the CloudWatch log group of its stack."
+          : text || "(no output yet)";
+    } catch (error) {
+      logsText.textContent = `Could not read the logs: ${error.message}`;
+    }
   }
 
   draw();

@@ -72,7 +72,7 @@ export async function copyText(text, button) {
   try {
     await navigator.clipboard.writeText(text);
   } catch {
-    const area = h("textarea", { "aria-hidden": "true", style: "position:fixed;left:-9999px" }, text);
+    const area = h("textarea.visually-hidden", { "aria-hidden": "true" }, text);
     document.body.append(area);
     area.select();
     document.execCommand("copy");
