@@ -18,6 +18,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bench import prices
 from bench.prices import HOURS_PER_MONTH
@@ -85,8 +86,20 @@ class MonthlyCost:
         return self.total / self.servers if self.servers else math.inf
 
 
+RECONCILE_EVERY_MINUTES = 5  # template.yaml: ReconcileSchedule default, rate(5 minutes)
+
+
+def reconcile_month(every_minutes: int = RECONCILE_EVERY_MINUTES, memory_gb: float = 0.5) -> float:
+    """The scheduled sweep: one invocation per period, whatever the number of servers."""
+    invocations = HOURS_PER_MONTH * 60 / every_minutes
+    seconds = prices.ASSUMED_RECONCILE_SECONDS.value
+    return invocations * (
+        prices.LAMBDA_MILLION_REQUESTS.value / 1e6 + memory_gb * seconds * prices.LAMBDA_GB_SECOND_ARM.value
+    )
+
+
 def ours_month(servers: int, size: TaskSize = TaskSize()) -> MonthlyCost:
-    fixed = hourly_month(prices.ALB_HOUR) + hourly_month(prices.VPC_LINK_HOUR)
+    fixed = hourly_month(prices.ALB_HOUR) + hourly_month(prices.VPC_LINK_HOUR) + reconcile_month()
     return MonthlyCost("ours", servers, fixed, 0.0, fargate_month(size) + logs_month())
 
 
@@ -129,10 +142,24 @@ class LifecycleCounts:
 # EventBridge rule target for terminal CloudFormation Stack Status Change events; `publish` reads every status
 # change from the stream and publishes the event and the connection.
 REACTION_FUNCTIONS = {"deploy": "deploy", "apply": "apply", "teardown": "teardown"}
-# DynamoDB items per store call (the DynamoDB adapter): create = record + audit + name guard in one transaction;
-# a status move = record + audit in one transaction; an amend = one conditional put; a removal = delete record +
-# delete name guard + put audit in one transaction. Transactional writes cost 2 WRU per item (1 KB items).
-ITEMS_PER_STORE_CALL = {"create": (3, True), "replace+audit": (2, True), "replace": (1, False), "remove": (3, True)}
+
+
+def publish_wakes(change: Any) -> bool:
+    """PublishFunction's FilterCriteria: INSERT and REMOVE, and MODIFY whose new status is not Creating."""
+    if change.old is None or change.new is None:
+        return True
+    return bool(change.new.status.value != "Creating")
+
+
+# DynamoDB items per store call (adapters/dynamodb.py): create = record + name guard + audit in one transaction; a
+# status move = record + audit in one transaction; an amend = the record alone, still through TransactWriteItems;
+# a removal = delete record + delete name guard + put audit in one transaction. The connection table takes plain
+# PutItem/DeleteItem. A transactional write costs 2 WRU per KB of item, a standard one 1 WRU per KB.
+KB = 1024
+
+
+def wru(item_bytes: int, transactional: bool) -> int:
+    return max(1, math.ceil(item_bytes / KB)) * (2 if transactional else 1)
 
 
 def lifecycle_counts() -> LifecycleCounts:
@@ -148,26 +175,28 @@ def lifecycle_counts() -> LifecycleCounts:
     counts = LifecycleCounts("ours")
     changes: list[reactions.StatusChange] = []
 
-    def write(kind: str) -> None:
-        items, transactional = ITEMS_PER_STORE_CALL[kind]
-        counts.dynamodb_item_writes += items
-        counts.dynamodb_wru += items * (2 if transactional else 1)
-        counts.detail[f"store.{kind}"] += 1
+    def write(kind: str, *item_bytes: int, transactional: bool = True) -> None:
+        counts.dynamodb_item_writes += len(item_bytes)
+        counts.dynamodb_wru += sum(wru(size, transactional) for size in item_bytes)
+        counts.detail[f"dynamodb.{kind}"] += 1
+
+    def size(model: Any) -> int:
+        return len(model.model_dump_json())
 
     class CountingStore(InMemoryServerStore):
         def create(self, record: ServerRecord, audit: AuditEntry) -> None:
             super().create(record, audit)
-            write("create")
+            write("create", size(record), len(record.normalizedName) + 64, size(audit))
             changes.append(reactions.StatusChange(None, record))
 
         def replace(self, expected: ServerRecord, new: ServerRecord, audit: AuditEntry | None) -> None:
             super().replace(expected, new, audit)
-            write("replace+audit" if audit else "replace")
+            write("move" if audit else "amend", size(new), *([size(audit)] if audit else []))
             changes.append(reactions.StatusChange(expected, new))
 
         def remove(self, expected: ServerRecord, audit: AuditEntry) -> None:
             super().remove(expected, audit)
-            write("remove")
+            write("remove", size(expected), len(expected.normalizedName) + 64, size(audit))
             changes.append(reactions.StatusChange(expected, None))
 
     class Stack(DeploymentBackend):
@@ -211,10 +240,10 @@ def lifecycle_counts() -> LifecycleCounts:
 
     class ConnectionTable(Connections):
         def publish(self, record: ServerRecord, url: str, active: bool) -> None:
-            write("replace")
+            write("connection.put", 512, transactional=False)
 
         def remove(self, server_id: str) -> None:
-            write("replace")
+            write("connection.delete", 64, transactional=False)
 
     store, stack, bus, connections = CountingStore(), Stack(), Bus(), ConnectionTable()
     clock = datetime(2026, 1, 1, tzinfo=UTC)
@@ -240,7 +269,7 @@ def lifecycle_counts() -> LifecycleCounts:
                         reactions.apply_change(store, stack, change.new.id, change.new.status, now=clock)
                     else:
                         reactions.tear_down(store, stack, change.new.id, now=clock)
-                if change.status_changed:
+                if publish_wakes(change):
                     invoke("publish")
                     reactions.publish_status(bus, change)
                     reactions.publish_connection(connections, change, "https://api.example/mcp/x/mcp")
@@ -263,6 +292,9 @@ def lifecycle_counts() -> LifecycleCounts:
     if store.get(record.id) is not None:
         raise RuntimeError("the lifecycle did not end with the record removed")
     return counts
+
+
+REFERENCE_RECORD_BYTES = 1500  # about the size of our own record: the same configuration fields
 
 
 @dataclass(frozen=True)
@@ -298,10 +330,10 @@ def step_functions_lifecycle_counts(design: PollingDesign = PollingDesign()) -> 
     for operation in LIFECYCLE:
         rounds = polls(minutes[operation], design.interval_s)
         counts.lambda_invocations += 1 + 2 + rounds + 1  # API, set-status, act, polls, finish
-        api_writes = 1  # the API writes the request (create: the record; others: the status)
-        writes = api_writes + 1 + 2  # set-status, finish (record + connection)
-        counts.dynamodb_item_writes += writes
-        counts.dynamodb_wru += writes
+        # The API writes the request, set-status and finish write the record again (standard writes of a 1-2 KB
+        # record, 2 WRU each), finish also writes or deletes the connection (1 WRU).
+        counts.dynamodb_item_writes += 4
+        counts.dynamodb_wru += 3 * wru(REFERENCE_RECORD_BYTES, False) + 1
         counts.cloudformation_calls += 1 + rounds
         counts.state_transitions += 2 + 3 * rounds + 1 + 1  # set, act, rounds x (Wait, Poll, Choice), finish, end
         counts.detail[f"polls.{operation}"] = rounds
@@ -329,8 +361,9 @@ def tables(size: TaskSize = TaskSize()) -> list[Table]:
         )
     ours1, reference1 = ours_month(1, size), reference_month(1, size)
     hosting.notes = [
-        f"Fixed platform networking: ours {usd(ours1.fixed)}/month (one shared ALB; VPC link V2 $0), "
-        f"reference {usd(reference1.fixed)}.",
+        f"Fixed platform cost that differs: ours {usd(ours1.fixed)}/month (one shared ALB; VPC link V2 $0; the "
+        f"reconcile sweep every {RECONCILE_EVERY_MINUTES} min, {usd(reconcile_month())}), reference "
+        f"{usd(reference1.fixed)}. The API, tables and functions both designs share are left out.",
         f"Per server networking: ours {usd(ours1.per_server_network)} (target group + listener rule carry no hourly "
         f"charge), reference {usd(reference1.per_server_network)} (NLB + ALB; VPC link V1 $0, its cost is the NLB).",
         f"Per server compute + logs (both): {usd(ours1.per_server_compute)} "
@@ -366,7 +399,9 @@ def tables(size: TaskSize = TaskSize()) -> list[Table]:
         "(bench.cost.lifecycle_counts); it does not depend on how long a stack takes.",
         f"The reference's polls depend on stack durations (assumed: create {design.create_minutes:g} min, update "
         f"{design.update_minutes:g} min, delete {design.delete_minutes:g} min): {dict(reference_ops.detail)}.",
-        "Ours writes more DynamoDB items: every status change appends its audit entry in the same transaction.",
+        "Ours writes more DynamoDB capacity: every status change appends its audit entry in the same transaction, "
+        "and transactional writes cost twice; it is the price of conditional, audited status writes (a few "
+        "millionths of a dollar per lifecycle).",
     ]
     return [hosting, lifecycle]
 

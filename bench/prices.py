@@ -183,6 +183,12 @@ ASSUMED_REFERENCE_UPDATE_MINUTES = Price(
 ASSUMED_REFERENCE_DELETE_MINUTES = Price(
     6, "minutes to delete the reference's per-server stack", "assumption", assumption=True
 )
+ASSUMED_RECONCILE_SECONDS = Price(
+    1.0,
+    "seconds per scheduled reconcile sweep (512 MB arm64), which runs every 5 minutes (template.yaml default)",
+    "assumption",
+    assumption=True,
+)
 ASSUMED_LOG_GB_PER_SERVER_MONTH = Price(
     0.5,
     "GB of logs per hosted server per month (the same in both designs)",

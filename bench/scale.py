@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +65,10 @@ def run(args: Any) -> list[Table]:
             last_token = _token_of_last_page(store, list_servers)
             walks[size] = time.perf_counter() - walk_started
             rows[size] = {
-                "get": timed(lambda middle=middle: get_server(store, middle), per_op, args.seconds / 3),
-                "list": timed(lambda: list_servers(store, limit=PAGE), per_op, args.seconds / 3),
+                "get": timed(partial(get_server, store, middle), per_op, args.seconds / 3),
+                "list": timed(partial(list_servers, store, limit=PAGE), per_op, args.seconds / 3),
                 "last": timed(
-                    lambda token=last_token: list_servers(store, limit=PAGE, next_token=token),
-                    per_op,
-                    args.seconds / 3,
+                    partial(list_servers, store, limit=PAGE, next_token=last_token), per_op, args.seconds / 3
                 ),
             }
         store.close()

@@ -10,6 +10,7 @@ from bench.cost import (
     lifecycle_counts,
     ours_month,
     polls,
+    reconcile_month,
     reference_month,
     step_functions_lifecycle_counts,
 )
@@ -32,8 +33,8 @@ def test_ours_pays_one_shared_load_balancer_and_the_reference_two_per_server() -
     # Given 10 servers of the same size in both designs
     ours, reference = ours_month(10), reference_month(10)
     alb_month = prices.ALB_HOUR.value * 730
-    # Then ours has one ALB as fixed cost and no per-server networking
-    assert ours.fixed == pytest.approx(alb_month)
+    # Then ours has one ALB (and the reconcile sweep) as fixed cost and no per-server networking
+    assert ours.fixed == pytest.approx(alb_month + reconcile_month())
     assert ours.per_server_network == 0
     # And the reference has an NLB and an ALB per server and no fixed networking
     assert reference.fixed == 0
@@ -70,3 +71,10 @@ def test_choreography_lifecycle_has_one_stack_call_per_action_and_no_transitions
     # And every status change (10 in create/update/stop/start/delete) was published once
     assert counts.custom_events == 10
     assert counts.detail["lambda.publish"] == 10
+
+
+def test_reconcile_sweep_costs_one_invocation_per_period() -> None:
+    # Given a sweep every 5 minutes: 8,760 invocations in a 730-hour month
+    invocations = 730 * 60 / 5
+    per_invocation = prices.LAMBDA_MILLION_REQUESTS.value / 1e6 + 0.5 * prices.LAMBDA_GB_SECOND_ARM.value
+    assert reconcile_month(5, memory_gb=0.5) == pytest.approx(invocations * per_invocation)
