@@ -1,10 +1,12 @@
 """A small stdio MCP server: the platform runs it behind mcp-proxy.
 
 Tools: `greet` (uses the GREETING environment variable, so an environment update is visible), `echo`, and
-`whoami` (which replica answered: the platform sets HOSTED_MCP_REPLICA for each one).
+`whoami` (which replica answered: the platform sets HOSTED_MCP_REPLICA for each one). STARTUP_DELAY (seconds)
+makes it slow to start, to watch a server in `Creating`.
 """
 
 import os
+import time
 
 from mcp.server.mcpserver import MCPServer
 
@@ -30,4 +32,5 @@ def whoami() -> str:
 
 
 if __name__ == "__main__":
+    time.sleep(float(os.environ.get("STARTUP_DELAY", "0")))
     server.run()

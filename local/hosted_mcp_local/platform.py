@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -106,13 +107,18 @@ class Platform:
         started died with the previous run, so each record's current status is acted on again. The supervisor
         deduplicates by request token, and settlement is conditional, so this is safe to repeat.
         """
+        restoring = []
         for record in self.store.all_records():
             if record.status is ServerStatus.IN_SERVICE and record.enabled:
                 logger.info("restoring server", server_id=record.id, server_name=record.normalizedName)
-                self.supervisor.restore(record)
+                restoring.append(self.supervisor.restore(record))
             elif lifecycle().is_transitional(record.status):
                 logger.info("resuming server", server_id=record.id, status=record.status)
                 self.react(StatusChange(old=None, new=record), publish=False)
+        # Servers restore in parallel; the platform opens its doors once they answer (or the startup budget ends).
+        deadline = time.monotonic() + self.config.startup_timeout
+        for worker in restoring:
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
 
     # -- reactions -------------------------------------------------------------------------------------------
 

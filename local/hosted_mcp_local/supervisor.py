@@ -202,10 +202,10 @@ class ProcessSupervisor(DeploymentBackend):
 
     # -- platform lifecycle ------------------------------------------------------------------------------------
 
-    def restore(self, record: ServerRecord) -> None:
-        """Bring back the processes of a server that was running when the platform stopped."""
+    def restore(self, record: ServerRecord) -> threading.Thread:
+        """Bring back the processes of a server that was running when the platform stopped (join to await it)."""
         deployment = self._deployment(record)
-        self._spawn(lambda: self._start_set(deployment, record.spec, report=False))
+        return self._spawn(lambda: self._start_set(deployment, record.spec, report=False))
 
     def reap_orphans(self) -> int:
         """End processes an earlier platform on this data directory left running (it was killed, not stopped)."""
@@ -257,10 +257,11 @@ class ProcessSupervisor(DeploymentBackend):
 
         self._spawn(run)
 
-    def _spawn(self, target: Callable[[], object]) -> None:
+    def _spawn(self, target: Callable[[], object]) -> threading.Thread:
         worker = threading.Thread(target=target, name="supervisor-action", daemon=True)
-        self._workers = [w for w in self._workers if w.is_alive()] + [worker]
+        self._workers = [*(w for w in self._workers if w.is_alive()), worker]
         worker.start()
+        return worker
 
     @staticmethod
     def _settlement(record: ServerRecord, outcome: str, reason: str) -> Settlement:
