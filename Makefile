@@ -6,13 +6,14 @@ BIN := $(VENV)/bin
 TOOLS := .tools
 PROXY_BIN := $(TOOLS)/mcp-proxy/bin/mcp-proxy
 SAM := $(TOOLS)/sam/bin/sam
+TIME_SERVER := $(TOOLS)/mcp-server-time/bin/mcp-server-time
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export HOSTED_MCP_PROXY_BIN ?= $(abspath $(PROXY_BIN))
 
 .PHONY: install run test lint typecheck unit validate build bench diagram clean
 
-install: $(BIN)/.installed $(PROXY_BIN) $(SAM) node_modules/.installed
+install: $(BIN)/.installed $(PROXY_BIN) $(SAM) $(TIME_SERVER) node_modules/.installed
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,12 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 $(PROXY_BIN): tools/mcp-proxy.txt
 	$(PYTHON) -m venv $(TOOLS)/mcp-proxy
 	$(TOOLS)/mcp-proxy/bin/pip install -q -r tools/mcp-proxy.txt
+	touch $@
+
+# A third-party MCP server from PyPI that the end-to-end tests host (it wants mcp 2.x: its own environment too).
+$(TIME_SERVER): tools/mcp-server-time.txt
+	$(PYTHON) -m venv $(TOOLS)/mcp-server-time
+	$(TOOLS)/mcp-server-time/bin/pip install -q -r tools/mcp-server-time.txt
 	touch $@
 
 $(SAM): tools/sam.txt
