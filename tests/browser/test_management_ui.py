@@ -206,6 +206,7 @@ def test_select_two_servers_and_delete_both(admin_ui: ManagementPage, platform: 
     expect(dialog).to_contain_text(first)
     expect(dialog).to_contain_text(second)
     expect(dialog).not_to_contain_text(kept)
+    expect(dialog).not_to_contain_text("null")
     ui.confirm("Delete", screenshot="confirm-delete")
 
     # Then one banner follows both deletions to their end, and both rows disappear

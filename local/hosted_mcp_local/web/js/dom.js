@@ -105,7 +105,7 @@ export function confirmDialog({ title, body, confirmLabel = "Confirm", danger = 
   const dialog = document.getElementById("confirm");
   document.getElementById("confirm-title").textContent = title;
   const container = document.getElementById("confirm-body");
-  container.replaceChildren(...(Array.isArray(body) ? body : [body]));
+  container.replaceChildren(...(Array.isArray(body) ? body : [body]).filter(Boolean));
   const ok = document.getElementById("confirm-ok");
   ok.textContent = confirmLabel;
   ok.className = danger ? "danger" : "primary";
