@@ -58,10 +58,15 @@ unit: $(BIN)/.installed
 validate: $(SAM)
 	$(SAM) validate --lint --template template.yaml
 
+# Offline arm64 build of every function and the layer (python3.13 from pyenv). The layer must carry lifecycle.json
+# as a real file (in the source tree it is a symlink to statemachine/lifecycle.json).
 build: $(SAM)
 	PYENV_VERSION=3.13.0:3.11.7 $(SAM) build --template template.yaml
+	test -f .aws-sam/build/SharedLayer/python/hosted_mcp/lifecycle.json
+	test ! -L .aws-sam/build/SharedLayer/python/hosted_mcp/lifecycle.json
+	cmp .aws-sam/build/SharedLayer/python/hosted_mcp/lifecycle.json statemachine/lifecycle.json
 
-test: install lint typecheck validate
+test: install lint typecheck validate build
 	$(BIN)/pytest
 
 bench: install
