@@ -69,7 +69,7 @@ class Platform:
         )
         self.probe = McpReadinessProbe(self.supervisor.endpoints, timeout=5.0, attempts=3, retry_delay=0.5)
         self.pump = ChangeFeedPump(self.store, self.react)
-        self.services = ApiServices(store=self.store, base_url=config.base_url, extra={"api_keys": self.api_keys})
+        self.services = ApiServices(store=self.store, base_url=config.base_url, api_keys=self.api_keys)
         self.resolver = build_resolver(lambda: self.services)
         self._stopping = threading.Event()
         self._reconciler: threading.Thread | None = None

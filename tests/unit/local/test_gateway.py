@@ -1,0 +1,68 @@
+"""The gateway's pieces: session pinning, and the management API served through the Lambda's own resolver."""
+
+from __future__ import annotations
+
+import json
+
+from hosted_mcp.adapters.memory import InMemoryServerStore
+from hosted_mcp.api.routes import ApiServices, build_resolver
+from hosted_mcp.models.domain import Caller
+from hosted_mcp_local.app import SessionPins, proxy_event, proxy_response
+from starlette.requests import Request
+
+ADMIN = Caller(username="admin", groups=("admin",), isAdmin=True)
+
+
+def request(method: str, path: str, query: bytes = b"") -> Request:
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": query,
+        "headers": [(b"host", b"127.0.0.1:8765"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1234),
+    }
+    return Request(scope)
+
+
+def test_a_session_stays_on_the_replica_that_created_it() -> None:
+    pins = SessionPins()
+    first, second = pins.replica_for("s", None, 2), pins.replica_for("s", None, 2)
+    pins.pin("s", "session-a", second)
+
+    assert {first, second} == {0, 1}  # new sessions take turns
+    assert all(pins.replica_for("s", "session-a", 2) == second for _ in range(5))
+
+
+def test_a_forgotten_or_vanished_replica_session_starts_over() -> None:
+    pins = SessionPins()
+    pins.pin("s", "gone", 3)
+
+    assert pins.replica_for("s", "gone", 2) in (0, 1)  # the set shrank: never an index out of range
+    pins.forget("s", "gone")
+    assert pins.replica_for("s", "unknown", 1) == 0
+
+
+def test_management_requests_reach_the_lambda_resolver_with_the_caller() -> None:
+    services = ApiServices(store=InMemoryServerStore(), base_url="http://127.0.0.1:8765")
+    resolver = build_resolver(lambda: services)
+    body = json.dumps({"name": "echo", "serverType": "stdio", "startCommand": "python s.py"}).encode()
+
+    created = proxy_response(
+        resolver.resolve(proxy_event(request("POST", "/mcp"), body, ADMIN.to_authorizer_context()), None)
+    )
+    listed = proxy_response(
+        resolver.resolve(proxy_event(request("GET", "/mcp", b"limit=5"), b"", ADMIN.to_authorizer_context()), None)
+    )
+
+    assert created.status_code == 201
+    assert json.loads(created.body)["url"] == "http://127.0.0.1:8765/mcp/echo/mcp"
+    assert [s["name"] for s in json.loads(listed.body)["Items"]] == ["echo"]
+
+
+def test_without_a_caller_the_resolver_answers_401() -> None:
+    resolver = build_resolver(lambda: ApiServices(store=InMemoryServerStore()))
+
+    answer = proxy_response(resolver.resolve(proxy_event(request("GET", "/mcp"), b"", None), None))
+
+    assert answer.status_code == 401
