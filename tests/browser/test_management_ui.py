@@ -385,3 +385,28 @@ def test_keyboard_alone_reaches_a_server_and_opens_its_details(
     expect(ui.page.get_by_role("region", name="Configuration", exact=True)).to_be_visible()
     expect(ui.page.get_by_role("region", name="Audit history", exact=True)).to_be_visible()
     expect(ui.page.get_by_role("button", name=f"Copy client configuration for {name}")).to_be_visible()
+
+
+def test_transitional_statuses_are_visibly_in_progress(
+    admin_ui: ManagementPage, platform: LocalPlatform, unique: str
+) -> None:
+    ui = admin_ui
+    name = f"Busy {unique}"
+    record = platform.create(name)
+
+    # Given the API reports the server mid-update (held there by the test: real updates settle in seconds)
+    def mid_update(route: Any) -> None:
+        route.fulfill(json={"Items": [{**record, "status": "Updating", "pendingChanges": {"cpu": 512}}]})
+
+    ui.page.route("**/mcp?limit=*", mid_update)
+    ui.open_table()
+
+    # Then its status shows a spinner and says, for screen readers too, that it is in progress
+    status = ui.status_of(name)
+    expect(status).to_have_attribute("data-status", "Updating")
+    expect(status.locator(".spinner")).to_have_count(1)
+    expect(status).to_contain_text("(in progress)")
+    ui.select(name)
+    expect(ui.toolbar_button("Edit")).to_be_disabled()
+    expect(ui.toolbar_button("Delete")).to_be_disabled()
+    ui.shot("transitional-status", full_page=False)
