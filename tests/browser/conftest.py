@@ -147,7 +147,7 @@ def chromium_executable() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def platform(tmp_path_factory: pytest.TempPathFactory, chromium_executable: str) -> Iterator[LocalPlatform]:
     proxy = proxy_bin()
     if proxy is None:
@@ -180,7 +180,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory, chromium_executable: str)
             process.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in this thread while it is open, which would
+# break asyncio-based tests that run after the browser tests.
+@pytest.fixture(scope="package")
 def browser(chromium_executable: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
