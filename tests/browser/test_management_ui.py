@@ -410,3 +410,18 @@ def test_transitional_statuses_are_visibly_in_progress(
     expect(ui.toolbar_button("Edit")).to_be_disabled()
     expect(ui.toolbar_button("Delete")).to_be_disabled()
     ui.shot("transitional-status", full_page=False)
+
+
+def test_signing_out_returns_to_the_sign_in_form_and_forgets_the_credential(
+    admin_ui: ManagementPage, platform: LocalPlatform
+) -> None:
+    ui = admin_ui
+    ui.page.get_by_role("button", name="Sign out").click()
+    expect(ui.page.get_by_label("Bearer token or API key")).to_be_focused()
+    expect(ui.page.get_by_role("navigation", name="Main")).to_be_hidden()
+    assert ui.page.evaluate("sessionStorage.length + localStorage.length") == 0
+
+    # A credential the API refuses brings the user back here with the reason
+    ui.page.get_by_label("Bearer token or API key").fill("not-a-token")
+    ui.page.get_by_role("button", name="Continue").click()
+    expect(ui.page.get_by_role("alert")).to_contain_text("Sign in again")

@@ -4,7 +4,7 @@ import { ApiError, getServer, request, setApiBase } from "./api.js";
 import { beginSignIn, completeSignIn, credential, onSignedOut, signOut, useSecret } from "./auth.js";
 import { renderDetails, renderMyServers } from "./details.js";
 import { h } from "./dom.js";
-import { loadRules, startPolling, stopPolling } from "./state.js";
+import { forgetServers, loadRules, startPolling, stopPolling } from "./state.js";
 import { renderServersView } from "./table.js";
 import { renderCreateWizard, renderEditForm } from "./wizard.js";
 
@@ -30,6 +30,10 @@ function navigate(hash) {
 
 function showSignIn(message = "") {
   stopPolling();
+  forgetServers();
+  document.getElementById("banners").replaceChildren();
+  teardown?.();
+  teardown = null;
   role = null;
   document.getElementById("nav").hidden = true;
   document.getElementById("who").hidden = true;

@@ -83,6 +83,15 @@ export function stopPolling() {
   servers.stream?.abort();
 }
 
+/** Signing out: nothing of the previous user's view survives into the next one. */
+export function forgetServers() {
+  servers.items = [];
+  servers.loaded = false;
+  servers.error = null;
+  servers.watchers = 0;
+  servers.listeners.clear();
+}
+
 /**
  * The one-machine platform streams status events (`GET /events`, server-sent events). Each event triggers a
  * read of the list, so the table changes as soon as a status does. Where there is no stream (AWS: the events
@@ -135,7 +144,7 @@ export function watch() {
   schedule();
   let done = false;
   return () => {
-    if (!done) servers.watchers -= 1;
+    if (!done) servers.watchers = Math.max(0, servers.watchers - 1);
     done = true;
   };
 }
