@@ -100,9 +100,10 @@ def server_store() -> DynamoDbServerStore:
 
 @factory
 def api_services() -> ApiServices:
+    from hosted_mcp.adapters.aws_auth import api_key_store
     from hosted_mcp.api.routes import ApiServices
 
-    return ApiServices(store=server_store(), base_url=settings().api_base_url)
+    return ApiServices(store=server_store(), base_url=settings().api_base_url, api_keys=api_key_store())
 
 
 # -- the reactions (deploy, apply, teardown, settle, publish, reconcile) -----------------------------------------
