@@ -24,6 +24,8 @@ class ManagementPage:
         expect(self.page.get_by_role("button", name="Sign out")).to_be_visible()
 
     def shot(self, name: str, *, full_page: bool = True) -> None:
+        lines = [line.strip() for line in self.page.locator("body").inner_text().splitlines()]
+        assert "null" not in lines, "a missing value was rendered as the word null"
         self.page.screenshot(path=str(self.screenshots / f"{name}.png"), full_page=full_page)
 
     def open_table(self) -> None:

@@ -2,7 +2,7 @@
 
 import { runOnServers } from "./actions.js";
 import { ApiError, apiUrl, getAudit, getLogs, getServer, listConnections } from "./api.js";
-import { confirmDialog, copyText, displayGroups, formatTime, h } from "./dom.js";
+import { confirmDialog, copyText, displayGroups, formatTime, h, setChildren } from "./dom.js";
 import { allowedFrom, allows, isTransitional, servers, subscribe } from "./state.js";
 import { statusBadge } from "./table.js";
 
@@ -145,15 +145,15 @@ export function renderDetails(main, serverId, { navigate }) {
 
   function draw() {
     if (gone) {
-      main.replaceChildren(h("div.page-head", {}, h("h1", "Server not found"), h("p", "It may have been deleted. ", h("a", { href: "#/" }, "Back to all servers"))));
+      setChildren(main, h("div.page-head", {}, h("h1", "Server not found"), h("p", "It may have been deleted. ", h("a", { href: "#/" }, "Back to all servers"))));
       return;
     }
     if (!server) {
-      main.replaceChildren(h("p.loading", "Loading…"));
+      setChildren(main, h("p.loading", "Loading…"));
       return;
     }
     const focusedLabel = main.contains(document.activeElement) ? document.activeElement.textContent : null;
-    main.replaceChildren(
+    setChildren(main,
       h("nav.crumbs", { "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "All servers"), " / ", server.name),
       h("div.page-head", {}, h("h1", server.name), h("p", "Status: ", statusBadge(server.status), isTransitional(server.status) ? h("span.muted", " (updating live)") : null)),
       actionButtons(),
@@ -211,12 +211,12 @@ function connectionItems(data) {
 }
 
 export async function renderMyServers(main, { username }) {
-  main.replaceChildren(h("div.page-head", {}, h("h1", "My MCP servers"), h("p.muted", "Servers you may use with your credential.")), h("p.loading", "Loading…"));
+  setChildren(main, h("div.page-head", {}, h("h1", "My MCP servers"), h("p.muted", "Servers you may use with your credential.")), h("p.loading", "Loading…"));
   let items;
   try {
     items = connectionItems(await listConnections());
   } catch (error) {
-    main.replaceChildren(h("div.page-head", {}, h("h1", "My MCP servers")), h("p.error-box", { role: "alert" }, `Could not load your servers: ${error.message}`));
+    setChildren(main, h("div.page-head", {}, h("h1", "My MCP servers")), h("p.error-box", { role: "alert" }, `Could not load your servers: ${error.message}`));
     return;
   }
   const list = items.length
@@ -235,5 +235,5 @@ export async function renderMyServers(main, { username }) {
         ),
       )
     : h("p.empty", `No server is available to ${username} yet. Ask an admin to add one of your groups to a server.`);
-  main.replaceChildren(h("div.page-head", {}, h("h1", "My MCP servers"), h("p.muted", "Servers you may use with your credential.")), list);
+  setChildren(main, h("div.page-head", {}, h("h1", "My MCP servers"), h("p.muted", "Servers you may use with your credential.")), list);
 }

@@ -23,6 +23,13 @@ export function h(spec, attrs = {}, ...children) {
   return el;
 }
 
+/** Replace an element's children; null, undefined and false children are simply left out. */
+export function setChildren(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 function isAttrs(value) {
   return value !== null && typeof value === "object" && !(value instanceof Node) && !Array.isArray(value);
 }

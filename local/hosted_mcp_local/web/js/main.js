@@ -3,7 +3,7 @@
 import { ApiError, getServer, request, setApiBase } from "./api.js";
 import { beginSignIn, completeSignIn, credential, onSignedOut, signOut, useSecret } from "./auth.js";
 import { renderDetails, renderMyServers } from "./details.js";
-import { h } from "./dom.js";
+import { h, setChildren } from "./dom.js";
 import { forgetServers, loadRules, startPolling, stopPolling } from "./state.js";
 import { renderServersView } from "./table.js";
 import { renderCreateWizard, renderEditForm } from "./wizard.js";
@@ -48,7 +48,7 @@ function showSignIn(message = "") {
         h("button.primary", { type: "button", onclick: () => beginSignIn(config.oidc).catch((e) => ((error.textContent = e.message), (error.hidden = false))) }, "Sign in"),
       )
     : null;
-  main.replaceChildren(
+  setChildren(main,
     h("div.page-head", {}, h("h1", "Sign in to Hosted MCP")),
     error,
     idp,
@@ -97,12 +97,12 @@ async function detectRole() {
 async function start() {
   const cred = credential();
   if (!cred) return showSignIn();
-  main.replaceChildren(h("p.loading", "Loading…"));
+  setChildren(main, h("p.loading", "Loading…"));
   try {
     role = await detectRole();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return; // signOut already showed the sign-in form
-    main.replaceChildren(h("p.error-box", { role: "alert" }, `The API could not be reached: ${error.message}`));
+    setChildren(main, h("p.error-box", { role: "alert" }, `The API could not be reached: ${error.message}`));
     return;
   }
   document.getElementById("who-name").textContent = `${cred.label}${role === "admin" ? " (admin)" : ""}`;
@@ -127,11 +127,11 @@ async function route() {
     renderCreateWizard(main, ctx);
   } else if ((match = hash.match(/^#\/servers\/([^/]+)\/edit$/))) {
     document.title = "Edit server · Hosted MCP";
-    main.replaceChildren(h("p.loading", "Loading…"));
+    setChildren(main, h("p.loading", "Loading…"));
     try {
       renderEditForm(main, await getServer(decodeURIComponent(match[1])), ctx);
     } catch (error) {
-      main.replaceChildren(h("p.error-box", { role: "alert" }, error.message));
+      setChildren(main, h("p.error-box", { role: "alert" }, error.message));
     }
   } else if ((match = hash.match(/^#\/servers\/([^/]+)$/))) {
     document.title = "Server details · Hosted MCP";

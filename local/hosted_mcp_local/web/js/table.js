@@ -1,7 +1,7 @@
 // The servers table: sorting, filtering, column preferences that persist, export, selection and bulk actions.
 
 import { runOnServers } from "./actions.js";
-import { confirmDialog, displayGroups, download, formatTime, h, toCsv } from "./dom.js";
+import { confirmDialog, displayGroups, download, formatTime, h, setChildren, toCsv } from "./dom.js";
 import { allowedFrom, allows, isTransitional, refresh, servers, subscribe } from "./state.js";
 
 const PREFS_KEY = "hosted-mcp.table-prefs";
@@ -119,7 +119,7 @@ export function renderServersView(main, { navigate }) {
   const empty = h("p.empty", { hidden: true });
   const errorBox = h("p.error-box", { role: "alert", hidden: true });
 
-  main.replaceChildren(
+  setChildren(main,
     h(
       "div.page-head",
       {},

@@ -3,7 +3,7 @@
 
 import { create, update } from "./actions.js";
 import { ApiError } from "./api.js";
-import { displayGroups, h, uid } from "./dom.js";
+import { displayGroups, h, setChildren, uid } from "./dom.js";
 import { allowedFrom, allows, cpuChoices, memoryChoices } from "./state.js";
 
 // The defaults the API applies when a field is left out (shown, so nobody has to guess).
@@ -329,7 +329,7 @@ export function renderCreateWizard(main, { navigate }) {
     sections,
     h("div.form-actions", {}, back, next, launch, cancel),
   );
-  main.replaceChildren(h("div.page-head", {}, h("h1#wizard-title", "Create hosted MCP server")), form);
+  setChildren(main, h("div.page-head", {}, h("h1#wizard-title", "Create hosted MCP server")), form);
   syncType();
 
   function body() {
@@ -436,7 +436,7 @@ export function renderEditForm(main, server, { navigate }) {
       h("button.link", { type: "button", onclick: () => navigate(`#/servers/${server.id}`) }, "Cancel"),
     ),
   );
-  main.replaceChildren(
+  setChildren(main,
     h("div.page-head", {}, h("h1#edit-title", `Edit ${server.name}`), h("p.muted", `Status: ${server.status}`)),
     editable ? null : h("p.error-box", { role: "alert" }, `${server.name} is ${server.status}: edits are possible in ${allowedFrom("update")}.`),
     form,
