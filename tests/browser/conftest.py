@@ -1,9 +1,9 @@
 """Browser tests: the web UI in real headless Chromium (the system's, driven by Playwright) against `hosted-mcp serve`.
 
-The platform runs once per session in a temporary data directory, with the `echo` stdio server in its artifact
-directory. Each test gets a fresh browser context (its own storage) and names its servers uniquely.
-Screenshots go to HOSTED_MCP_SCREENSHOT_DIR when set (`docs/ui` refreshes the README's pictures), else to a
-temporary directory.
+The platform runs once per session in a temporary data directory whose artifact directory holds the project's
+examples (`examples/greeter-stdio` is the stdio server the tests host). Each test gets a fresh browser context
+(its own storage) and names its servers uniquely. Screenshots go to HOSTED_MCP_SCREENSHOT_DIR when set
+(`docs/ui` refreshes the README's pictures), else to a temporary directory.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = Path(__file__).parent / "artifacts"
+EXAMPLES = REPO / "examples"
+GREETER = "examples/greeter-stdio"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -91,8 +92,8 @@ class LocalPlatform:
         )
 
     def create(self, name: str, **fields: Any) -> dict[str, Any]:
-        """A stdio echo server created straight through the API (for tests about what happens next)."""
-        body = {"name": name, "serverType": "stdio", "startCommand": "python server.py", "s3Path": "echo", **fields}
+        """The example stdio server created straight through the API (for tests about what happens next)."""
+        body = {"name": name, "serverType": "stdio", "startCommand": "python server.py", "s3Path": GREETER, **fields}
         with self.api() as client:
             response = client.post("/mcp", json=body)
         assert response.status_code == 201, response.text
@@ -153,7 +154,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory, chromium_executable: str)
     if proxy is None:
         pytest.skip("mcp-proxy not installed (make install puts it in .tools/mcp-proxy)")
     data_dir = tmp_path_factory.mktemp("platform")
-    shutil.copytree(ARTIFACTS, data_dir / "artifacts")
+    shutil.copytree(EXAMPLES, data_dir / "artifacts" / "examples")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "HOSTED_MCP_PROXY_BIN": proxy, "PYTHONUNBUFFERED": "1"}

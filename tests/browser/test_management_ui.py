@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LocalPlatform
+from tests.browser.conftest import GREETER, LocalPlatform
 from tests.browser.pages import ManagementPage, server_named
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -36,20 +36,23 @@ def test_wizard_creates_a_stdio_server_and_the_page_follows_it_to_in_service(
     expect(ui.page.get_by_text("hosted-mcp token --user")).to_be_visible()
     ui.shot("sign-in", full_page=False)
     ui.sign_in(platform.token("alice", "engineering", admin=True))
-    name = f"Echo tools {unique}"
+    name = f"Greeter {unique}"
 
     # When they go through the wizard: details, scaling (only valid sizes offered), health checks, review
     ui.toolbar_button("Create hosted MCP server").click()
     ui.field("Name").fill(name)
-    ui.field("Description (optional)").fill("Echoes what it is given")
+    ui.field("Description (optional)").fill("Greets people")
     ui.page.get_by_role("radio", name="Only members of these identity-provider groups").check()
     ui.field("Groups (comma-separated)").fill("engineering")
     expect(ui.field("Server type")).to_have_value("stdio")
     ui.field("Start command").fill("python server.py")
-    ui.field("Artifact path (optional)").fill("echo")
+    ui.field("Artifact path (optional)").fill(GREETER)
     ui.page.get_by_role("button", name="Add variable").click()
     ui.page.get_by_label("Variable 1 name").fill("GREETING")
-    ui.page.get_by_label("Variable 1 value").fill("hello")
+    ui.page.get_by_label("Variable 1 value").fill("Hello")
+    ui.page.get_by_role("button", name="Add variable").click()
+    ui.page.get_by_label("Variable 2 name").fill("STARTUP_DELAY")  # slow to start: long enough to watch Creating
+    ui.page.get_by_label("Variable 2 value").fill("4")
     ui.shot("wizard-details")
     ui.next_step()
 
@@ -72,12 +75,16 @@ def test_wizard_creates_a_stdio_server_and_the_page_follows_it_to_in_service(
 
     # Then the details page shows the server in progress, and the banner follows it until it answers MCP
     expect(ui.page.get_by_role("heading", name=name, level=1)).to_be_visible()
+    creating = ui.page.locator('.page-head .status[data-status="Creating"]')
+    expect(creating.locator(".spinner")).to_be_visible()
+    expect(ui.banner("create")).to_have_class("banner info")
+    ui.shot("server-creating", full_page=False)
     banner = ui.wait_for_banner("create")
     expect(banner).to_contain_text(f"“{name}” created.")
     expect(ui.page.locator(".page-head .status")).to_have_attribute("data-status", "InService")
-    expect(ui.page.locator(".mcp-url")).to_have_text(f"{platform.url}/mcp/echotools{unique}/mcp")
-    snippet = json.loads(ui.page.locator(f"#snippet-echotools{unique}").inner_text())
-    assert snippet["mcpServers"][f"echotools{unique}"]["url"] == f"{platform.url}/mcp/echotools{unique}/mcp"
+    expect(ui.page.locator(".mcp-url")).to_have_text(f"{platform.url}/mcp/greeter{unique}/mcp")
+    snippet = json.loads(ui.page.locator(f"#snippet-greeter{unique}").inner_text())
+    assert snippet["mcpServers"][f"greeter{unique}"]["url"] == f"{platform.url}/mcp/greeter{unique}/mcp"
     audit = ui.page.locator("table.audit tbody tr")
     expect(audit.last).to_contain_text("InService")
     ui.shot("server-details")
@@ -88,7 +95,7 @@ def test_wizard_creates_a_stdio_server_and_the_page_follows_it_to_in_service(
     assert (created["cpu"], created["memoryLimitMiB"]) == (512, 2048)
     assert created["autoScalingConfig"]["maxCapacity"] == 2
     assert created["groups"] == ["group:engineering"]
-    assert created["environment"] == {"GREETING": "hello"}
+    assert created["environment"] == {"GREETING": "Hello", "STARTUP_DELAY": "4"}
 
     # And the table lists it with its columns
     ui.open_table()

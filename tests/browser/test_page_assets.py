@@ -30,6 +30,7 @@ def test_the_page_enables_actions_in_the_statuses_the_lifecycle_allows() -> None
     }
     transitional = {name for name, rule in lifecycle["statuses"].items() if rule["transitional"]}
     assert set(rules["transitional"]) == transitional
+    assert rules["statuses"] == list(lifecycle["statuses"])
     assert transitional <= {s.value for s in ServerStatus}
 
 

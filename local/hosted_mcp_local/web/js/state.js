@@ -3,7 +3,7 @@
 import { apiUrl, listServers } from "./api.js";
 import { credential } from "./auth.js";
 
-export const rules = { transitional: [], operations: {}, memoryByCpu: {} };
+export const rules = { statuses: [], transitional: [], operations: {}, memoryByCpu: {} };
 
 export async function loadRules() {
   const response = await fetch("rules.json", { cache: "no-cache" });

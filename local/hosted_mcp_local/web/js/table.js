@@ -2,7 +2,7 @@
 
 import { runOnServers } from "./actions.js";
 import { confirmDialog, displayGroups, download, formatTime, h, setChildren, toCsv } from "./dom.js";
-import { allowedFrom, allows, isTransitional, refresh, servers, subscribe } from "./state.js";
+import { allowedFrom, allows, isTransitional, refresh, rules, servers, subscribe } from "./state.js";
 
 const PREFS_KEY = "hosted-mcp.table-prefs";
 
@@ -66,9 +66,7 @@ export function renderServersView(main, { navigate }) {
       },
     },
     h("option", { value: "" }, "Any status"),
-    ["Creating", "InService", "Updating", "Starting", "Stopping", "Stopped", "Deleting", "Failed"].map((s) =>
-      h("option", { value: s }, s),
-    ),
+    rules.statuses.map((s) => h("option", { value: s }, s)),
   );
 
   const buttons = {

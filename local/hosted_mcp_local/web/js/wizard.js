@@ -204,7 +204,7 @@ function accessFields(groups) {
 function valueOf(control) {
   const raw = control.value;
   if (raw === "") return undefined;
-  if (control.type === "number" || control.tagName === "SELECT" && /^\d+$/.test(raw) && ["cpu", "memoryLimitMiB"].includes(control.name)) {
+  if (control.type === "number" || ["cpu", "memoryLimitMiB"].includes(control.name)) {
     const n = Number(raw);
     return Number.isNaN(n) ? raw : n;
   }
@@ -464,7 +464,6 @@ export function renderEditForm(main, server, { navigate }) {
       if (key === "description" && wanted.description === undefined && before.description) body.description = "";
       else if (wanted[key] !== undefined && !same(wanted[key], before[key])) body[key] = wanted[key];
     }
-    if (body.groups && body.groups.length === 0) body.groups = [];
     return body;
   }
 
