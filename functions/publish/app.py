@@ -1,6 +1,6 @@
 """Publish: a record changed status (stream) -> status event on the bus, connection, transition metrics."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -9,7 +9,6 @@ from hosted_mcp.adapters.dynamodb_streams import status_change
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
@@ -21,6 +20,5 @@ def publish(record: DynamoDBRecord) -> None:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(event=event, record_handler=publish, processor=processor, context=context)

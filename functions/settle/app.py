@@ -1,18 +1,16 @@
 """Settle: a stack of ours reached a terminal status (EventBridge) -> InService after an MCP readiness check, Failed
 with CloudFormation's real reason, back to the previous status after a rollback, or removed after DELETE_COMPLETE."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from hosted_mcp.adapters import aws
 from hosted_mcp.adapters.cloudformation import StackStatusChanged
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
 
 
 @logger.inject_lambda_context(correlation_id_path='detail."client-request-token"')
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> None:
     aws.settle_stack_change(StackStatusChanged.model_validate(event))

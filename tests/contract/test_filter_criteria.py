@@ -5,15 +5,14 @@ the function a status's `onEnter` names is the one that wakes when a record ente
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 
 import pytest
 from hosted_mcp.lifecycle import lifecycle
 from hosted_mcp.models.fields import ServerStatus
 
-from tests.support.ddb import load_template
 from tests.support.events import EVENTS_DIR
+from tests.support.filters import matches, stack_rule_pattern, stream_filters, wakes
 
 STREAM_CONSUMERS = {
     "deploy": "DeployFunction",
@@ -22,40 +21,6 @@ STREAM_CONSUMERS = {
     "publish": "PublishFunction",
 }
 SAMPLE_DIRS = [*STREAM_CONSUMERS, "ignored"]
-
-
-# -- the subset of the Lambda/EventBridge filter pattern language the template uses -------------------------------
-
-
-def _value_matches(rule: Any, value: Any, present: bool) -> bool:
-    if isinstance(rule, dict):
-        (operator, operand), *rest = rule.items()
-        assert not rest, f"one operator per rule: {rule}"
-        if operator == "anything-but":
-            return present and value not in (operand if isinstance(operand, list) else [operand])
-        if operator == "prefix":
-            return present and isinstance(value, str) and value.startswith(operand)
-        if operator == "exists":
-            return present is operand
-        raise AssertionError(f"operator {operator} is not part of the supported subset")
-    return present and value == rule
-
-
-def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
-    """Every key of the pattern must match: a nested object recurses, a list matches when any rule in it does."""
-    for key, expected in pattern.items():
-        present = key in event
-        value = event.get(key)
-        if isinstance(expected, dict):
-            if not present or not isinstance(value, dict) or not matches(expected, value):
-                return False
-        elif isinstance(expected, list):
-            values = value if isinstance(value, list) else [value]
-            if not any(_value_matches(rule, v, present) for rule in expected for v in values):
-                return False
-        else:
-            raise AssertionError(f"pattern values are objects or arrays, got {expected!r}")
-    return True
 
 
 def test_the_matcher_follows_the_pattern_language() -> None:
@@ -68,19 +33,6 @@ def test_the_matcher_follows_the_pattern_language() -> None:
 
 
 # -- the template and the samples --------------------------------------------------------------------------------
-
-
-@cache
-def stream_filters(function: str) -> list[dict[str, Any]]:
-    resource = load_template()["Resources"][function]
-    (event,) = [e for e in resource["Properties"]["Events"].values() if e["Type"] == "DynamoDB"]
-    filters = event["Properties"]["FilterCriteria"]["Filters"]
-    return [json.loads(f["Pattern"]) for f in filters]
-
-
-def wakes(function: str, record: dict[str, Any]) -> bool:
-    """Lambda ORs the filters of one event source mapping."""
-    return any(matches(pattern, record) for pattern in stream_filters(function))
 
 
 def sample_records(directory: str) -> list[dict[str, Any]]:
@@ -133,34 +85,6 @@ def test_the_patterns_agree_with_the_lifecycle() -> None:
 
 
 # -- the stack-status rule ---------------------------------------------------------------------------------------
-
-SUBSTITUTIONS = {
-    "${AWS::Partition}": "aws",
-    "${AWS::Region}": "us-east-1",
-    "${AWS::AccountId}": "123456789012",
-    "${StackNamePrefix}": "hmcp",
-}
-
-
-def _resolve(value: Any) -> Any:
-    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
-        text = value["Fn::Sub"]
-        for name, replacement in SUBSTITUTIONS.items():
-            text = text.replace(name, replacement)
-        return text
-    if isinstance(value, dict):
-        return {k: _resolve(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolve(v) for v in value]
-    return value
-
-
-@cache
-def stack_rule_pattern() -> dict[str, Any]:
-    events = load_template()["Resources"]["SettleFunction"]["Properties"]["Events"]
-    (rule,) = [e for e in events.values() if e["Type"] == "EventBridgeRule"]
-    assert load_template()["Parameters"]["StackNamePrefix"]["Default"] == SUBSTITUTIONS["${StackNamePrefix}"]
-    return _resolve(rule["Properties"]["Pattern"])
 
 
 def settle_samples() -> list[dict[str, Any]]:

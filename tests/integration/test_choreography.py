@@ -1,0 +1,606 @@
+"""The whole choreography in process: the API writes a record, the servers table's stream (moto) wakes exactly the
+functions whose FilterCriteria in template.yaml match, deploy/apply/teardown drive a scripted CloudFormation, its
+stack status events wake settle, publish announces on the bus (moto EventBridge -> SQS) and writes the connection.
+
+Every handler is the real `functions/<name>/app.py`; only CloudFormation (see tests/support/fake_cloudformation.py)
+and the MCP readiness probe (a network call into the VPC) are stand-ins.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from hosted_mcp.adapters import aws
+from hosted_mcp.adapters.cloudformation import CloudFormationBackend
+from hosted_mcp.lifecycle import lifecycle
+from hosted_mcp.logic.server_stack import StackPlatform
+from hosted_mcp.models.domain import ServerRecord
+from hosted_mcp.models.fields import ServerStatus
+from hosted_mcp.ports import ReadinessProbe
+
+from tests.support.events import EVENTS_DIR, api_event, response_json
+from tests.support.fake_cloudformation import FakeCloudFormation, Script
+from tests.support.filters import matches, stack_rule_pattern, wakes
+from tests.support.lambdas import FakeLambdaContext, load_handler
+
+STREAM_FUNCTIONS = {
+    "deploy": "DeployFunction",
+    "apply": "ApplyFunction",
+    "teardown": "TeardownFunction",
+    "publish": "PublishFunction",
+}
+CONNECTIONS_TABLE = "lisa-mcp-connections"
+BUS = "hosted-mcp-status"
+API_URL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod"
+PLATFORM = StackPlatform(
+    stackPrefix="hmcp",
+    clusterName="hosted-mcp",
+    vpcId="vpc-0abc1234def567890",
+    subnetIds=("subnet-0aaa1111bbbb22223", "subnet-0ccc3333dddd44445"),
+    taskSecurityGroupId="sg-0123456789abcdef0",
+    listenerArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hmcp/50dc6c495c0c9188/f2f7dc8efc",
+    stdioImage="ghcr.io/sparfenyuk/mcp-proxy:v0.8.2",
+    httpImage="public.ecr.aws/docker/library/python:3.13-slim",
+)
+CREATE = {
+    "name": "docs-mcp-workbench",
+    "description": "Company knowledge base tools",
+    "serverType": "stdio",
+    "startCommand": "python main.py",
+    "s3Path": "hosting-bucket/servers/docs-mcp/",
+    "autoScalingConfig": {"minCapacity": 1, "maxCapacity": 2},
+    "environment": {"LOG_LEVEL": "info"},
+    "groups": ["admins"],
+}
+
+
+class ScriptedProbe(ReadinessProbe):
+    """The MCP readiness check through the internal ALB, answered by the test."""
+
+    def __init__(self) -> None:
+        self.problems: list[str | None] = []
+        self.checked: list[str] = []
+
+    def problem(self, record: ServerRecord) -> str | None:
+        self.checked.append(record.id)
+        return self.problems.pop(0) if self.problems else None
+
+
+@dataclass
+class Delivery:
+    """How the outside world delivers: every stream record and stack event once, in order, unless told otherwise."""
+
+    duplicate_records: bool = False
+    duplicate_events: bool = False
+    shuffle_events: bool = False
+    drop_events: bool = False
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+
+@dataclass
+class Choreography:
+    cfn: FakeCloudFormation
+    probe: ScriptedProbe
+    handlers: dict[str, Any]
+    stream_arn: str
+    streams: Any
+    sqs: Any
+    bus_queue: str
+    connections: Any
+    delivery: Delivery = field(default_factory=Delivery)
+    late_events: list[dict[str, Any]] = field(default_factory=list)
+    woken: list[tuple[str, str]] = field(default_factory=list)
+    _iterators: dict[str, str] = field(default_factory=dict)
+
+    # -- the outside world ------------------------------------------------------------------------------------
+
+    def api(self, method: str, path: str, body: Any = None, server_id: str | None = None) -> tuple[int, Any]:
+        params = {"serverId": server_id} if server_id else None
+        result = self.handlers["api"].handler(
+            api_event(method, path, body=body, path_parameters=params), FakeLambdaContext()
+        )
+        return result["statusCode"], response_json(result)
+
+    def create(self, **overrides: Any) -> str:
+        status, body = self.api("POST", "/mcp", CREATE | overrides)
+        assert status in (200, 201), body
+        assert body["status"] == "Creating"
+        return str(body["id"])
+
+    def update(self, server_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        status, answer = self.api("PUT", f"/mcp/{server_id}", body, server_id)
+        assert status == 200, answer
+        return dict(answer)
+
+    def delete(self, server_id: str) -> None:
+        status, answer = self.api("DELETE", f"/mcp/{server_id}", None, server_id)
+        assert status in (200, 202, 204), answer
+
+    def record(self, server_id: str) -> ServerRecord | None:
+        return aws.server_store().get(server_id)
+
+    # -- the stream and EventBridge, as Lambda and the rule would deliver them ----------------------------------
+
+    def _stream_records(self) -> list[dict[str, Any]]:
+        if not self._iterators:
+            shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+            for shard in shards:
+                self._iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+        records = []
+        for shard, iterator in list(self._iterators.items()):
+            page = self.streams.get_records(ShardIterator=iterator)
+            self._iterators[shard] = page["NextShardIterator"]
+            records.extend(page["Records"])
+        return [self._as_lambda_record(r) for r in records]
+
+    def _as_lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        lambda_record = json.loads(json.dumps(record, default=lambda d: int(d.timestamp())))
+        lambda_record["eventSourceARN"] = self.stream_arn
+        return lambda_record
+
+    def _invoke_stream(self, reaction: str, record: dict[str, Any]) -> None:
+        result = self.handlers[reaction].handler({"Records": [record]}, FakeLambdaContext())
+        assert result == {"batchItemFailures": []}, (reaction, record["eventName"])
+        self.woken.append((reaction, record["dynamodb"].get("NewImage", {}).get("status", {}).get("S", "-")))
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        if matches(stack_rule_pattern(), event):
+            self.handlers["settle"].handler(event, FakeLambdaContext())
+
+    def run(self, max_rounds: int = 30) -> None:
+        """Deliver until nothing new happens: stream records to the functions they wake, then stack events."""
+        for _ in range(max_rounds):
+            records = self._stream_records()
+            events = self.cfn.take_events()
+            if not records and not events:
+                return
+            for record in records:
+                for reaction, function in STREAM_FUNCTIONS.items():
+                    if wakes(function, record):
+                        self._invoke_stream(reaction, record)
+                        if self.delivery.duplicate_records:
+                            self._invoke_stream(reaction, record)
+            if self.delivery.drop_events:
+                self.late_events.extend(events)
+                continue
+            if self.delivery.duplicate_events:
+                events = events + events
+            if self.delivery.shuffle_events:
+                self.delivery.rng.shuffle(events)
+            for event in events:
+                self._deliver(event)
+        raise AssertionError("the choreography did not come to rest")
+
+    def redeliver_late(self) -> None:
+        for event in self.late_events:
+            self._deliver(event)
+        self.late_events.clear()
+        self.run()
+
+    # -- what subscribers see -----------------------------------------------------------------------------------
+
+    def bus_events(self) -> list[dict[str, Any]]:
+        events = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.bus_queue, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return sorted(events, key=lambda e: e["detail"]["version"])
+            for message in messages:
+                events.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.bus_queue, ReceiptHandle=message["ReceiptHandle"])
+
+    def transitions(self, server_id: str) -> list[tuple[str | None, str | None]]:
+        return [
+            (e["detail"]["fromStatus"], e["detail"]["toStatus"])
+            for e in self.bus_events()
+            if e["detail"]["serverId"] == server_id
+        ]
+
+    def connection(self, server_id: str) -> dict[str, Any] | None:
+        item = self.connections.get_item(Key={"id": server_id, "owner": "lisa:public"}).get("Item")
+        return dict(item) if item else None
+
+    def stack_resources(self, server_id: str) -> dict[str, Any]:
+        (stack,) = [s for s in self.cfn.stacks.values() if server_id in s.name]
+        return dict(json.loads(stack.template)["Resources"])
+
+
+@pytest.fixture
+def choreography(servers_table: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Choreography]:
+    for name, value in {
+        "STACK_PREFIX": PLATFORM.stackPrefix,
+        "STATUS_BUS_NAME": BUS,
+        "CONNECTIONS_TABLE_NAME": CONNECTIONS_TABLE,
+        "API_BASE_URL": API_URL,
+        "POWERTOOLS_SERVICE_NAME": "hosted-mcp-test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
+    connections = dynamodb.create_table(
+        TableName=CONNECTIONS_TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "owner", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "owner", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    events, sqs = boto3.client("events", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+    events.create_event_bus(Name=BUS)
+    queue = sqs.create_queue(QueueName="bus-subscriber")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all-status", EventBusName=BUS, EventPattern=json.dumps({"source": ["hosted-mcp"]}))
+    events.put_targets(Rule="all-status", EventBusName=BUS, Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    cfn, probe = FakeCloudFormation(), ScriptedProbe()
+    aws.clear_factories()
+    monkeypatch.setattr(aws, "deployment_backend", lambda: CloudFormationBackend(cfn, PLATFORM))
+    monkeypatch.setattr(aws, "cloudformation_client", lambda: cfn)
+    monkeypatch.setattr(aws, "readiness_probe", lambda: probe)
+    handlers = {name: load_handler(name) for name in ("api", *STREAM_FUNCTIONS, "settle", "reconcile")}
+    stream_arn = servers_table.latest_stream_arn
+    yield Choreography(
+        cfn=cfn,
+        probe=probe,
+        handlers=handlers,
+        stream_arn=stream_arn,
+        # moto answers the regional endpoint, not the account-based one botocore picks from a stream ARN
+        streams=boto3.client(
+            "dynamodbstreams", region_name="us-east-1", config=Config(account_id_endpoint_mode="disabled")
+        ),
+        sqs=sqs,
+        bus_queue=queue,
+        connections=connections,
+    )
+    aws.clear_factories()
+
+
+def assert_at_rest(flow: Choreography, server_id: str) -> None:
+    record = flow.record(server_id)
+    if record is not None:
+        assert not lifecycle().is_transitional(record.status), record.status
+
+
+# -- the happy path, end to end ------------------------------------------------------------------------------------
+
+
+def test_a_server_lives_its_whole_lifecycle(choreography: Choreography) -> None:
+    flow = choreography
+    # Given an admin creates a server
+    server_id = flow.create()
+    # When the choreography runs
+    flow.run()
+    # Then it is InService behind its own stack, verified by the MCP probe, and published as a connection
+    record = flow.record(server_id)
+    assert record is not None
+    assert record.status is ServerStatus.IN_SERVICE
+    assert record.stackName
+    assert record.stackName.startswith(f"hmcp-{server_id}-")
+    assert record.deploymentId
+    assert record.stackName in record.deploymentId
+    assert flow.probe.checked == [server_id]
+    connection = flow.connection(server_id)
+    assert connection is not None
+    assert connection["status"] == "active"
+    assert connection["url"] == f"{API_URL}/mcp/docsmcpworkbench/mcp"
+    assert connection["customHeaders"] == {"Authorization": "Bearer {LISA_BEARER_TOKEN}"}
+    assert connection["groups"] == ["group:admins"]
+    assert flow.transitions(server_id) == [(None, "Creating"), ("Creating", "InService")]
+    assert ("deploy", "Creating") in flow.woken
+
+    # When its environment is updated, Then the same stack carries the new config and it is back InService
+    flow.update(server_id, {"environment": {"LOG_LEVEL": "debug"}})
+    flow.run()
+    record = flow.record(server_id)
+    assert record is not None
+    assert record.status is ServerStatus.IN_SERVICE
+    assert record.spec.environment == {"LOG_LEVEL": "debug"}
+    server = flow.stack_resources(server_id)["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+    assert {"Name": "LOG_LEVEL", "Value": "debug"} in next(c for c in server if c["Name"] == "server")["Environment"]
+
+    # When it is stopped, Then the service and its scaling are at zero and the connection is inactive
+    flow.update(server_id, {"enabled": False})
+    flow.run()
+    record = flow.record(server_id)
+    assert record is not None
+    assert (record.status, record.enabled) == (ServerStatus.STOPPED, False)
+    resources = flow.stack_resources(server_id)
+    assert resources["Service"]["Properties"]["DesiredCount"] == 0
+    assert resources["ScalableTarget"]["Properties"]["MaxCapacity"] == 0
+    assert (flow.connection(server_id) or {})["status"] == "inactive"
+
+    # When it is started, Then scaling is restored
+    flow.update(server_id, {"enabled": True})
+    flow.run()
+    record = flow.record(server_id)
+    assert record is not None
+    assert record.status is ServerStatus.IN_SERVICE
+    assert flow.stack_resources(server_id)["ScalableTarget"]["Properties"]["MinCapacity"] == 1
+    assert (flow.connection(server_id) or {})["status"] == "active"
+
+    # When it is deleted, Then the stack is gone, then the record, then the connection
+    flow.delete(server_id)
+    flow.run()
+    assert flow.record(server_id) is None
+    assert flow.api("GET", f"/mcp/{server_id}", server_id=server_id)[0] == 404
+    assert flow.connection(server_id) is None
+    (stack,) = flow.cfn.stacks.values()
+    assert stack.status == "DELETE_COMPLETE"
+    assert flow.transitions(server_id) == [
+        ("InService", "Updating"),
+        ("Updating", "InService"),
+        ("InService", "Stopping"),
+        ("Stopping", "Stopped"),
+        ("Stopped", "Starting"),
+        ("Starting", "InService"),
+        ("InService", "Deleting"),
+        ("Deleting", None),
+    ]
+
+
+def test_duplicated_and_reordered_deliveries_change_nothing(choreography: Choreography) -> None:
+    flow = choreography
+    # Given every stream record is delivered twice and every stack event twice, in random order
+    flow.delivery = Delivery(duplicate_records=True, duplicate_events=True, shuffle_events=True)
+    server_id = flow.create()
+    flow.run()
+    flow.update(server_id, {"enabled": False})
+    flow.run()
+    flow.update(server_id, {"enabled": True})
+    flow.run()
+    # Then the outcome is the one single deliveries give: one stack, one create, one update per change
+    record = flow.record(server_id)
+    assert record is not None
+    assert record.status is ServerStatus.IN_SERVICE
+    assert [c for c, _ in flow.cfn.calls].count("CreateStack") == 2  # the duplicate is answered by its token
+    assert len(flow.cfn.stacks) == 1
+    # And every status change was announced (duplicates carry the same correlation id)
+    bus = flow.bus_events()
+    announced = {e["detail"]["correlationId"]: (e["detail"]["fromStatus"], e["detail"]["toStatus"]) for e in bus}
+    assert sorted(announced.values(), key=str) == sorted(
+        [
+            (None, "Creating"),
+            ("Creating", "InService"),
+            ("InService", "Stopping"),
+            ("Stopping", "Stopped"),
+            ("Stopped", "Starting"),
+            ("Starting", "InService"),
+        ],
+        key=str,
+    )
+
+
+def test_a_stale_stack_event_arriving_late_changes_nothing(choreography: Choreography) -> None:
+    flow = choreography
+    # Given a server created and updated, whose creation's CREATE_COMPLETE we hold back
+    server_id = flow.create()
+    flow.run()
+    flow.update(server_id, {"environment": {"LOG_LEVEL": "debug"}})
+    flow.cfn.script("update", Script("fail", "TaskDefinition", "image not found"))
+    flow.delivery = Delivery(drop_events=True)
+    flow.run()
+    record = flow.record(server_id)
+    assert record is not None
+    assert record.status is ServerStatus.UPDATING
+    # When the old CREATE_COMPLETE (another operation's token) arrives before the update's rollback
+    stale = {
+        "version": "0",
+        "id": "5f0e6c2a-late-create-complete",
+        "detail-type": "CloudFormation Stack Status Change",
+        "source": "aws.cloudformation",
+        "account": "123456789012",
+        "time": "2026-11-24T01:00:00Z",
+        "region": "us-east-1",
+        "resources": [record.deploymentId],
+        "detail": {
+            "stack-id": record.deploymentId,
+            "status-details": {"status": "CREATE_COMPLETE", "status-reason": ""},
+            "client-request-token": f"hmcp-{server_id}-1",
+        },
+    }
+    flow.handlers["settle"].handler(stale, FakeLambdaContext())
+    # Then the record still waits for its own outcome
+    still = flow.record(server_id)
+    assert still is not None
+    assert still.status is ServerStatus.UPDATING
+    # And when the rollback arrives it goes back to InService with the old config and the real reason
+    flow.redeliver_late()
+    record = flow.record(server_id)
+    assert record is not None
+    assert record.status is ServerStatus.IN_SERVICE
+    assert record.spec.environment == {"LOG_LEVEL": "info"}
+    assert record.lastError == "TaskDefinition: image not found"
+
+
+# -- every failure ends in the right status, with the real reason ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FailureCase:
+    name: str
+    arrange: Callable[[Choreography], None]
+    act: Callable[[Choreography, str], None]
+    status: ServerStatus | None
+    reason: str
+
+
+def _nothing(flow: Choreography, server_id: str) -> None:
+    return None
+
+
+def _update(flow: Choreography, server_id: str) -> None:
+    flow.update(server_id, {"environment": {"LOG_LEVEL": "debug"}})
+
+
+def _stop(flow: Choreography, server_id: str) -> None:
+    flow.update(server_id, {"enabled": False})
+
+
+def _delete(flow: Choreography, server_id: str) -> None:
+    flow.delete(server_id)
+
+
+FAILURES = [
+    FailureCase(
+        "create rolls back",
+        lambda f: f.cfn.script("create", Script("fail", "Service", "ECS Deployment Circuit Breaker was triggered.")),
+        _nothing,
+        ServerStatus.FAILED,
+        "Service: ECS Deployment Circuit Breaker was triggered.",
+    ),
+    FailureCase(
+        "create rejected",
+        lambda f: f.cfn.script("create", Script("reject", reason="Unresolved resource dependencies [X]")),
+        _nothing,
+        ServerStatus.FAILED,
+        "Template format error: Unresolved resource dependencies [X]",
+    ),
+    FailureCase(
+        "deployed but not answering MCP",
+        lambda f: f.probe.problems.append("no answer within 5s"),
+        _nothing,
+        ServerStatus.FAILED,
+        "deployed but does not answer MCP: no answer within 5s",
+    ),
+    FailureCase(
+        "update rolls back",
+        lambda f: f.cfn.script("update", Script("fail", "TaskDefinition", "image not found")),
+        _update,
+        ServerStatus.IN_SERVICE,
+        "TaskDefinition: image not found",
+    ),
+    FailureCase(
+        "stop rolls back",
+        lambda f: f.cfn.script("update", Script("fail", "ScalableTarget", "Rate exceeded")),
+        _stop,
+        ServerStatus.IN_SERVICE,
+        "ScalableTarget: Rate exceeded",
+    ),
+    FailureCase(
+        "update rollback fails",
+        lambda f: f.cfn.script("update", Script("fail-rollback", "Service", "Service did not stabilize")),
+        _update,
+        ServerStatus.FAILED,
+        "Service: Service did not stabilize",
+    ),
+    FailureCase(
+        "update rejected",
+        lambda f: f.cfn.script("update", Script("reject", reason="Parameter ListenerRulePriority is invalid")),
+        _update,
+        ServerStatus.IN_SERVICE,
+        "Template format error: Parameter ListenerRulePriority is invalid",
+    ),
+    FailureCase(
+        "delete fails",
+        lambda f: f.cfn.script("delete", Script("fail", "TargetGroup", "Target group is in use by a listener")),
+        _delete,
+        ServerStatus.FAILED,
+        "TargetGroup: Target group is in use by a listener",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", FAILURES, ids=[c.name for c in FAILURES])
+def test_every_failure_ends_in_the_right_status_with_the_real_reason(
+    choreography: Choreography, case: FailureCase
+) -> None:
+    flow = choreography
+    # Given a server (already InService unless the failure is in its creation)
+    in_creation = case.act is _nothing
+    if in_creation:
+        case.arrange(flow)
+    server_id = flow.create()
+    flow.run()
+    if not in_creation:
+        case.arrange(flow)
+        # When the action fails
+        case.act(flow, server_id)
+        flow.run()
+    # Then the record is where the lifecycle says, with CloudFormation's own reason, and nothing is left transitional
+    record = flow.record(server_id)
+    assert record is not None
+    assert (record.status, record.lastError) == (case.status, case.reason)
+    assert_at_rest(flow, server_id)
+    events = flow.bus_events()
+    assert events[-1]["detail"]["lastError"] == case.reason
+    # And a failed server can still be deleted cleanly
+    if record.status is ServerStatus.FAILED:
+        flow.delete(server_id)
+        flow.run()
+        assert flow.record(server_id) is None
+        assert flow.connection(server_id) is None
+
+
+def test_an_update_that_changes_nothing_settles_without_a_stack_operation(choreography: Choreography) -> None:
+    flow = choreography
+    server_id = flow.create()
+    flow.run()
+    # When the update asks for what is already running
+    flow.update(server_id, {"environment": {"LOG_LEVEL": "info"}})
+    flow.run()
+    # Then CloudFormation said "no updates" and the record is back InService at once
+    record = flow.record(server_id)
+    assert record is not None
+    assert record.status is ServerStatus.IN_SERVICE
+    assert not [s for s in flow.cfn.stacks.values() if s.status.startswith("UPDATE")]
+
+
+# -- the reconciler ----------------------------------------------------------------------------------------------
+
+
+def test_the_reconciler_settles_a_record_whose_events_were_lost(
+    choreography: Choreography, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = choreography
+    # Given a creation whose stack completed but whose status events never arrived
+    flow.delivery = Delivery(drop_events=True)
+    server_id = flow.create()
+    flow.run()
+    record = flow.record(server_id)
+    assert record is not None
+    assert record.status is ServerStatus.CREATING
+    sweep = json.loads((EVENTS_DIR / "reconcile" / "scheduled.json").read_text(encoding="utf-8"))
+    # When the reconciler runs before the deadline, Then it leaves the record alone
+    assert flow.handlers["reconcile"].handler(sweep, FakeLambdaContext()) == {"repaired": []}
+    # When it runs after the deadline, Then it settles the record from the stack itself
+    later = datetime.now(UTC) + timedelta(hours=1)
+    monkeypatch.setattr(aws, "utc_now", lambda: later)
+    assert flow.handlers["reconcile"].handler(sweep, FakeLambdaContext()) == {"repaired": [server_id]}
+    record = flow.record(server_id)
+    assert record is not None
+    assert record.status is ServerStatus.IN_SERVICE
+    # And the lost events, arriving at last, change nothing
+    flow.redeliver_late()
+    again = flow.record(server_id)
+    assert again is not None
+    assert again.version == record.version
+
+
+def test_the_reconciler_fails_a_record_whose_deployment_never_started(
+    choreography: Choreography, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = choreography
+    # Given a record in Creating whose deploy never ran (its stream record was lost)
+    server_id = flow.create()
+    flow._stream_records()  # consumed, never delivered
+    sweep = json.loads((EVENTS_DIR / "reconcile" / "scheduled.json").read_text(encoding="utf-8"))
+    later = datetime.now(UTC) + timedelta(hours=1)
+    monkeypatch.setattr(aws, "utc_now", lambda: later)
+    # When the reconciler runs past the deadline
+    flow.handlers["reconcile"].handler(sweep, FakeLambdaContext())
+    # Then the record is Failed with the reason it is overdue
+    record = flow.record(server_id)
+    assert record is not None
+    assert record.status is ServerStatus.FAILED
+    assert record.lastError is not None
+    assert record.lastError.startswith("no outcome")
