@@ -432,3 +432,46 @@ def test_signing_out_returns_to_the_sign_in_form_and_forgets_the_credential(
     ui.page.get_by_label("Bearer token or API key").fill("not-a-token")
     ui.page.get_by_role("button", name="Continue").click()
     expect(ui.page.get_by_role("alert")).to_contain_text("Sign in again")
+
+
+def test_an_update_that_rolls_back_ends_its_banner_with_the_reason(
+    admin_ui: ManagementPage, platform: LocalPlatform, unique: str
+) -> None:
+    ui = admin_ui
+    name = f"Rollback {unique}"
+    record = platform.create(name)
+    ui.open_table()
+    ui.wait_for_status(name, "InService")
+    current = server_named(platform.servers(), name)
+    assert current is not None
+    reason = "update rolled back: replica 0 did not answer MCP within 60 s; the previous configuration keeps running"
+
+    # Given a platform whose deployment of the next update rolls back (scripted: a real one needs a broken image)
+    accepted = {**current, "status": "Updating", "version": current["version"] + 1}
+    rolled_back = {**current, "status": "InService", "version": current["version"] + 2, "lastError": reason}
+    answered: dict[str, bool] = {}
+
+    def api(route: Any) -> None:
+        request = route.request
+        if request.method == "PUT" and request.url.endswith(f"/mcp/{record['id']}"):
+            answered["put"] = True
+            route.fulfill(json=accepted)
+        elif answered.get("put") and request.method == "GET" and "/mcp?limit=" in request.url:
+            route.fulfill(json={"Items": [rolled_back]})
+        elif answered.get("put") and request.method == "GET" and request.url.endswith(f"/mcp/{record['id']}"):
+            route.fulfill(json=rolled_back)
+        else:
+            route.continue_()
+
+    ui.page.route("**/mcp**", api)
+
+    # When the admin saves a scaling change
+    ui.select(name)
+    ui.toolbar_button("Edit").click()
+    ui.field("Maximum tasks").fill("4")
+    ui.page.get_by_role("button", name="Save changes").click()
+
+    # Then the banner ends in failure with the platform's reason, though the server is back InService
+    banner = ui.wait_for_banner("update", "error")
+    expect(banner).to_contain_text(f"not applied, InService with the previous configuration: {reason}")
+    expect(ui.page.locator(".page-head .status")).to_have_attribute("data-status", "InService")

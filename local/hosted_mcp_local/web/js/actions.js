@@ -86,7 +86,7 @@ export function judge(item, server) {
     return { state: "failed", message: `ended ${server.status}: ${server.lastError || "the change was rolled back"}` };
   }
   if (server.lastError && server.lastError !== item.before?.lastError && server.version > (item.acceptedVersion || 0)) {
-    return { state: "failed", message: `rolled back: ${server.lastError}` };
+    return { state: "failed", message: `not applied, ${server.status} with the previous configuration: ${server.lastError}` };
   }
   return { state: "done", message: server.status };
 }
