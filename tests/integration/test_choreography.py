@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from tests.support.events import EVENTS_DIR, api_event, response_json
 from tests.support.fake_cloudformation import FakeCloudFormation, Script
 from tests.support.filters import matches, stack_rule_pattern, wakes
 from tests.support.lambdas import FakeLambdaContext, load_handler
+from tests.support.lifecycle_cost import CHOREOGRAPHY, OPERATIONS, Cost, readme_table
 
 STREAM_FUNCTIONS = {
     "deploy": "DeployFunction",
@@ -98,12 +100,15 @@ class Choreography:
     delivery: Delivery = field(default_factory=Delivery)
     late_events: list[dict[str, Any]] = field(default_factory=list)
     woken: list[tuple[str, str]] = field(default_factory=list)
+    invocations: Counter[str] = field(default_factory=Counter)
+    item_writes: int = 0
     _iterators: dict[str, str] = field(default_factory=dict)
 
     # -- the outside world ------------------------------------------------------------------------------------
 
     def api(self, method: str, path: str, body: Any = None, server_id: str | None = None) -> tuple[int, Any]:
         params = {"serverId": server_id} if server_id else None
+        self.invocations["api"] += 1
         result = self.handlers["api"].handler(
             api_event(method, path, body=body, path_parameters=params), FakeLambdaContext()
         )
@@ -141,6 +146,7 @@ class Choreography:
             page = self.streams.get_records(ShardIterator=iterator)
             self._iterators[shard] = page["NextShardIterator"]
             records.extend(page["Records"])
+        self.item_writes += len(records)
         return [self._as_lambda_record(r) for r in records]
 
     def _as_lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -149,12 +155,14 @@ class Choreography:
         return lambda_record
 
     def _invoke_stream(self, reaction: str, record: dict[str, Any]) -> None:
+        self.invocations[reaction] += 1
         result = self.handlers[reaction].handler({"Records": [record]}, FakeLambdaContext())
         assert result == {"batchItemFailures": []}, (reaction, record["eventName"])
         self.woken.append((reaction, record["dynamodb"].get("NewImage", {}).get("status", {}).get("S", "-")))
 
     def _deliver(self, event: dict[str, Any]) -> None:
         if matches(stack_rule_pattern(), event):
+            self.invocations["settle"] += 1
             self.handlers["settle"].handler(event, FakeLambdaContext())
 
     def run(self, max_rounds: int = 30) -> None:
@@ -604,3 +612,37 @@ def test_the_reconciler_fails_a_record_whose_deployment_never_started(
     assert record.status is ServerStatus.FAILED
     assert record.lastError is not None
     assert record.lastError.startswith("no outcome")
+
+
+# -- what one lifecycle costs ------------------------------------------------------------------------------------
+
+
+def test_one_lifecycle_costs_what_the_readme_says(choreography: Choreography) -> None:
+    flow = choreography
+    steps: dict[str, Callable[[str], object]] = {
+        "update": lambda sid: flow.update(sid, {"environment": {"LOG_LEVEL": "debug"}}),
+        "stop": lambda sid: flow.update(sid, {"enabled": False}),
+        "start": lambda sid: flow.update(sid, {"enabled": True}),
+        "delete": flow.delete,
+    }
+    measured: dict[str, Cost] = {}
+    server_id = ""
+    for operation in OPERATIONS:
+        # Given the counters at rest, When one operation runs through the whole choreography
+        flow.invocations.clear()
+        flow.item_writes = 0
+        flow.cfn.calls.clear()
+        if operation == "create":
+            server_id = flow.create()
+        else:
+            steps[operation](server_id)
+        flow.run()
+        measured[operation] = Cost(
+            lambdas=sum(flow.invocations.values()),
+            item_writes=flow.item_writes,
+            cloudformation_calls=len(flow.cfn.calls),
+        )
+    # Then it costs exactly what the README's table says
+    assert measured == CHOREOGRAPHY
+    readme = (EVENTS_DIR.parent / "README.md").read_text(encoding="utf-8")
+    assert readme_table() in readme

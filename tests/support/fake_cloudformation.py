@@ -57,6 +57,7 @@ class _EventsPaginator:
         self._fake = fake
 
     def paginate(self, StackName: str) -> Iterator[dict[str, Any]]:
+        self._fake.calls.append(("DescribeStackEvents", StackName))
         stack = self._fake.find(StackName, "DescribeStackEvents")
         events = stack.events
         for start in range(0, max(len(events), 1), 100):
@@ -177,6 +178,7 @@ class FakeCloudFormation:
             )
 
     def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        self.calls.append(("DescribeStacks", StackName))
         stack = self.find(StackName, "DescribeStacks")
         return {
             "Stacks": [
