@@ -1,0 +1,211 @@
+"""The AWS adapters without AWS: stack events as settlements, the real failure reason, the CloudFormation backend's
+idempotency rules, connection items, status-event entries and transition metrics."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hosted_mcp.adapters.cloudformation import (
+    OUTCOME_BY_STACK_STATUS,
+    CloudFormationBackend,
+    StackStatusChanged,
+    real_failure_reason,
+    settlement_from_stack_event,
+)
+from hosted_mcp.adapters.connections import connection_item
+from hosted_mcp.adapters.dynamodb import AuditItem, ServerItem
+from hosted_mcp.adapters.dynamodb_streams import status_change
+from hosted_mcp.adapters.metrics import transition_metrics
+from hosted_mcp.errors import DeploymentRejected
+from hosted_mcp.logic.reactions import StatusChange
+from hosted_mcp.logic.server_stack import stack_name
+from hosted_mcp.models.domain import AuditEntry, ServerRecord, ServerSpec
+from hosted_mcp.models.fields import ServerStatus
+from hosted_mcp.ports import ApplyResult
+
+from tests.support.fake_cloudformation import FakeCloudFormation, Script
+from tests.unit.test_server_stack import PLATFORM, a_record
+
+NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+SERVER_ID = "3f5a9c0e1b2d4f6a8c0e1b2d4f6a8c0e"
+STACK_ID = f"arn:aws:cloudformation:us-east-1:123456789012:stack/hmcp-{SERVER_ID}-x/5b6e0d30"
+
+
+def stack_event(
+    status: str,
+    reason: str = "",
+    token: str = "hmcp-t-1",  # noqa: S107 - a request token, not a secret
+    stack_id: str = STACK_ID,
+) -> StackStatusChanged:
+    return StackStatusChanged.model_validate(
+        {
+            "id": "e1",
+            "source": "aws.cloudformation",
+            "detail-type": "CloudFormation Stack Status Change",
+            "account": "123456789012",
+            "region": "us-east-1",
+            "time": "2026-11-24T01:00:00Z",
+            "resources": [stack_id],
+            "detail": {
+                "stack-id": stack_id,
+                "status-details": {"status": status, "status-reason": reason},
+                "client-request-token": token,
+            },
+        }
+    )
+
+
+# -- stack events ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "outcome"), sorted(OUTCOME_BY_STACK_STATUS.items()))
+def test_every_terminal_stack_status_is_an_outcome_of_our_server(status: str, outcome: str) -> None:
+    settlement = settlement_from_stack_event(stack_event(status, token="hmcp-x-3"), "hmcp")
+    assert settlement is not None
+    assert (settlement.serverId, settlement.deploymentId, settlement.outcome) == (SERVER_ID, STACK_ID, outcome)
+    assert settlement.token == "hmcp-x-3"
+    assert settlement.reason == f"stack {status}"  # no stack-level reason given: the status says what happened
+
+
+@pytest.mark.parametrize("status", ["CREATE_IN_PROGRESS", "UPDATE_FAILED", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"])
+def test_intermediate_statuses_are_no_outcome(status: str) -> None:
+    assert settlement_from_stack_event(stack_event(status), "hmcp") is None
+
+
+def test_other_stacks_are_not_ours() -> None:
+    other = "arn:aws:cloudformation:us-east-1:123456789012:stack/payroll/1"
+    assert settlement_from_stack_event(stack_event("CREATE_COMPLETE", stack_id=other), "hmcp") is None
+
+
+def test_the_real_reason_is_the_first_failed_resource_of_the_operation() -> None:
+    events = [  # newest first, as DescribeStackEvents lists them
+        {"LogicalResourceId": "s", "StackName": "s", "ResourceStatus": "ROLLBACK_COMPLETE", "ClientRequestToken": "t2"},
+        {
+            "LogicalResourceId": "TaskDefinition",
+            "StackName": "s",
+            "ResourceStatus": "CREATE_FAILED",
+            "ResourceStatusReason": "Resource creation cancelled",
+            "ClientRequestToken": "t2",
+        },
+        {
+            "LogicalResourceId": "Service",
+            "StackName": "s",
+            "ResourceStatus": "CREATE_FAILED",
+            "ResourceStatusReason": "ECS Deployment Circuit Breaker was triggered.",
+            "ClientRequestToken": "t2",
+        },
+        {
+            "LogicalResourceId": "Old",
+            "StackName": "s",
+            "ResourceStatus": "UPDATE_FAILED",
+            "ResourceStatusReason": "an earlier operation",
+            "ClientRequestToken": "t1",
+        },
+    ]
+    assert real_failure_reason(events, "t2", "fallback") == "Service: ECS Deployment Circuit Breaker was triggered."
+    assert real_failure_reason(events, "t9", "fallback") == "fallback"
+
+
+# -- the backend ------------------------------------------------------------------------------------------------
+
+
+def creating(**changes: Any) -> ServerRecord:
+    defaults: dict[str, Any] = {"status": ServerStatus.CREATING, "requestToken": f"hmcp-{SERVER_ID}-1"}
+    return a_record(**(defaults | changes))
+
+
+def test_deploy_is_idempotent_by_name_and_token() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM, role_arn="arn:aws:iam::123456789012:role/stacks")
+    first = backend.deploy(creating())
+    again = backend.deploy(creating())
+    assert first == again
+    assert first.stackName == stack_name("hmcp", creating())
+    assert len(cfn.stacks) == 1
+    (stack,) = cfn.stacks.values()
+    assert {"Key": "hosted-mcp:server-id", "Value": SERVER_ID} in stack.tags
+    assert 1 <= int(stack.parameters["ListenerRulePriority"]) <= 50000
+
+
+def test_a_second_create_with_another_token_finds_the_existing_stack() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    first = backend.deploy(creating())
+    assert backend.deploy(creating(requestToken="hmcp-other-9")) == first  # AlreadyExists is success
+
+
+def test_a_rejected_template_is_a_rejection_with_the_message() -> None:
+    cfn = FakeCloudFormation()
+    cfn.script("create", Script("reject", reason="bad"))
+    with pytest.raises(DeploymentRejected, match="Template format error: bad"):
+        CloudFormationBackend(cfn, PLATFORM).deploy(creating())
+
+
+def test_an_update_that_changes_nothing_is_no_change_and_teardown_of_nothing_too() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    deployment = backend.deploy(creating())
+    record = creating(deploymentId=deployment.deploymentId, status=ServerStatus.UPDATING, requestToken="hmcp-x-4")
+    assert backend.apply(record) is ApplyResult.NO_CHANGE
+    never_deployed = a_record(server_id="ffffffffffffffffffffffffffffffff", status=ServerStatus.DELETING)
+    assert backend.teardown(never_deployed) is ApplyResult.NO_CHANGE
+
+
+def test_describe_reads_the_outcome_only_of_the_records_own_operation() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    record = creating()
+    deployment = backend.deploy(record)
+    record = record.evolve(deploymentId=deployment.deploymentId)
+    settled = backend.describe(record)
+    assert settled is not None
+    assert (settled.outcome, settled.deploymentId) == ("deployed", deployment.deploymentId)
+    assert backend.describe(record.evolve(requestToken="hmcp-x-7")) is None  # that operation never started
+
+
+# -- items and events -----------------------------------------------------------------------------------------------
+
+
+def test_a_connection_carries_the_placeholder_and_the_transport_url() -> None:
+    sse = a_record(ServerSpec.model_validate({"name": "n", "serverType": "sse", "startCommand": "x", "port": 8000}))
+    item = connection_item(sse, "https://api/prod/mcp/n", active=False)
+    assert item["url"] == "https://api/prod/mcp/n/sse"
+    assert item["status"] == "inactive"
+    assert item["customHeaders"] == {"Authorization": "Bearer {LISA_BEARER_TOKEN}"}
+    assert (item["id"], item["owner"]) == (sse.id, "lisa:public")
+
+
+def test_stream_records_of_other_items_are_no_change() -> None:
+    audit = AuditEntry(
+        serverId=SERVER_ID, version=2, at=NOW, actor="a", fromStatus=None, toStatus=ServerStatus.CREATING, reason="r"
+    )
+    assert status_change({"dynamodb": {"NewImage": AuditItem.of(audit).to_attributes()}}) is None
+    image = ServerItem.of(creating()).to_attributes()
+    change = status_change({"dynamodb": {"NewImage": image}})
+    assert change is not None
+    assert change.new == creating()
+
+
+def test_transition_metrics_count_the_change_and_the_time_to_in_service() -> None:
+    old = creating()
+    new = old.evolve(status=ServerStatus.IN_SERVICE, updatedAt=NOW + timedelta(minutes=4))
+    points = {p.name: p for p in transition_metrics(StatusChange(old=old, new=new))}
+    assert points["StatusTransition"].dimensions == (("From", "Creating"), ("To", "InService"))
+    assert points["TimeToInService"].value == 240
+    failed = new.evolve(status=ServerStatus.FAILED, lastError="x")
+    assert "DeploymentFailed" in {p.name for p in transition_metrics(StatusChange(old=old, new=failed))}
+    assert transition_metrics(StatusChange(old=old, new=old.evolve(version=2))) == []
+
+
+def test_status_event_entries_are_json_with_the_correlation_id() -> None:
+    from hosted_mcp.adapters.eventbridge import put_events_entry
+    from hosted_mcp.logic.reactions import status_event
+
+    entry = put_events_entry(status_event(StatusChange(old=None, new=creating())), "bus")
+    detail = json.loads(entry["Detail"])
+    assert entry["EventBusName"] == "bus"
+    assert detail["correlationId"] == f"{SERVER_ID}:1"
+    assert detail["toStatus"] == "Creating"
