@@ -209,3 +209,40 @@ def test_status_event_entries_are_json_with_the_correlation_id() -> None:
     assert entry["EventBusName"] == "bus"
     assert detail["correlationId"] == f"{SERVER_ID}:1"
     assert detail["toStatus"] == "Creating"
+
+
+def test_the_platform_for_server_stacks_comes_from_the_functions_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hosted_mcp.adapters import aws
+
+    for name, value in {
+        "SERVERS_TABLE_NAME": "servers",
+        "STACK_PREFIX": "hmcp",
+        "ECS_CLUSTER_NAME": "cluster",
+        "VPC_ID": "vpc-1",
+        "SUBNET_IDS": "subnet-a, subnet-b",
+        "TASK_SECURITY_GROUP_ID": "sg-1",
+        "LISTENER_ARN": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/x/1/2",
+        "STDIO_BASE_IMAGE": "stdio:1",
+        "SERVER_ROLE_PATH": "/servers/",
+    }.items():
+        monkeypatch.setenv(name, value)
+    aws.clear_factories()
+    try:
+        platform = aws.stack_platform()
+    finally:
+        aws.clear_factories()
+    assert platform.subnetIds == ("subnet-a", "subnet-b")
+    assert (platform.httpImage, platform.rolePath) == ("stdio:1", "/servers/")
+
+
+def test_a_missing_platform_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hosted_mcp.adapters import aws
+
+    monkeypatch.setenv("SERVERS_TABLE_NAME", "servers")
+    monkeypatch.delenv("LISTENER_ARN", raising=False)
+    aws.clear_factories()
+    try:
+        with pytest.raises(aws.SettingsError, match="LISTENER_ARN"):
+            aws.stack_platform()
+    finally:
+        aws.clear_factories()

@@ -125,6 +125,7 @@ class ReactionSettings(BaseModel):
     artifact_sync_image: str | None = Field(None, alias="ARTIFACT_SYNC_IMAGE")
     server_log_retention_days: int = Field(30, alias="SERVER_LOG_RETENTION_DAYS")
     deployment_role_arn: str | None = Field(None, alias="DEPLOYMENT_ROLE_ARN")
+    server_role_path: str = Field("/hosted-mcp/", alias="SERVER_ROLE_PATH")
     status_bus_name: str = Field("", alias="STATUS_BUS_NAME")
     connections_table_name: str | None = Field(None, alias="CONNECTIONS_TABLE_NAME")
     data_plane_url: str = Field("", alias="DATA_PLANE_URL", description="The internal ALB, for readiness probes.")
@@ -173,6 +174,7 @@ def stack_platform() -> StackPlatform:
         stdioImage=conf.stdio_image,
         httpImage=conf.http_image or conf.stdio_image,
         logRetentionDays=conf.server_log_retention_days,
+        rolePath=conf.server_role_path,
         **optional,
     )
 
