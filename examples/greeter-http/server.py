@@ -1,8 +1,13 @@
-"""A small streamable-HTTP MCP server: listens on 127.0.0.1:$PORT at /mcp (the platform sets PORT)."""
+"""A small streamable-HTTP MCP server: listens on 127.0.0.1:$PORT at /mcp (the platform sets PORT).
 
+`caller` shows what the gateway tells a server about who is calling: the X-Hosted-Mcp-* identity headers, and
+whether the caller's own token came through (only when the server opts in with `forwardCallerToken`).
+"""
+
+import json
 import os
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 server = MCPServer("greeter-http")
 
@@ -17,6 +22,20 @@ def greet(name: str) -> str:
 def whoami() -> str:
     """Which replica and process answered."""
     return f"replica={os.environ.get('HOSTED_MCP_REPLICA', '?')} pid={os.getpid()}"
+
+
+@server.tool()
+def caller(ctx: Context) -> str:
+    """Who the gateway says is calling."""
+    headers = {k.lower(): v for k, v in (ctx.headers or {}).items()}
+    return json.dumps(
+        {
+            "user": headers.get("x-hosted-mcp-user"),
+            "groups": json.loads(headers.get("x-hosted-mcp-groups") or "[]"),
+            "credentialType": headers.get("x-hosted-mcp-credential-type"),
+            "receivedToken": "authorization" in headers,
+        }
+    )
 
 
 if __name__ == "__main__":

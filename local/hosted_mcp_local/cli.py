@@ -419,7 +419,13 @@ def cmd_wait(args: argparse.Namespace) -> int:
     client = api(args)
     wanted = args.status
     deadline = time.monotonic() + args.timeout
-    server = client.server(args.server)
+    try:
+        server = client.server(args.server)
+    except CliError as error:
+        if error.code == EXIT_NOT_FOUND and wanted == DELETED:
+            print(f"{datetime.now(UTC).isoformat(timespec='seconds')}  {args.server}  {DELETED}")
+            return EXIT_OK
+        raise
     server_id, name = server["id"], server["name"]
     last: str | None = None
 
@@ -456,9 +462,10 @@ def cmd_wait(args: argparse.Namespace) -> int:
         except StopIteration:
             continue
         except CliError as error:
-            if error.code != EXIT_NOT_FOUND:
+            if error.code not in (EXIT_NOT_FOUND, EXIT_AUTH):
                 raise
-            # No event stream (a deployed API): read the record every two seconds instead.
+            # No event stream (a deployed API answers 404, or 403 for a route it does not have): read the record
+            # every two seconds instead; a caller who may not read it fails there with the real answer.
             while time.monotonic() < deadline:
                 if (code := current()) is not None:
                     return code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -58,6 +59,26 @@ def test_http_server_answers_through_the_gateway(platform: LocalPlatform) -> Non
 
     # Then it answers
     assert answer == "Hi, Bo!"
+
+
+def test_the_server_learns_who_calls_but_gets_the_token_only_by_opting_in(platform: LocalPlatform) -> None:
+    # Given an HTTP server that reports what the gateway passed on
+    created = platform.create(
+        {"name": "witness", "serverType": "http", "startCommand": "python server.py", "s3Path": "examples/greeter-http"}
+    )
+    record = platform.wait(created["id"])
+    assert record is not None
+    token = platform.token("ada", ["demo", "research"])
+
+    # When a caller uses it: the identity arrives in headers, the caller's token does not
+    seen = json.loads(call_tool(record["url"], token, "caller", {}))
+    assert seen == {"user": "ada", "groups": ["demo", "research"], "credentialType": "jwt", "receivedToken": False}
+
+    # When the server opts in, the token is passed through
+    with platform.admin() as api:
+        assert api.put(f"/mcp/{record['id']}", json={"forwardCallerToken": True}).status_code == 200
+    platform.wait(record["id"])
+    assert json.loads(call_tool(record["url"], token, "caller", {}))["receivedToken"] is True
 
 
 def test_registry_server_is_hosted_and_called(platform: LocalPlatform, time_server: Path) -> None:
