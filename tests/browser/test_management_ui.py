@@ -174,6 +174,10 @@ def test_stop_then_start_from_the_table(admin_ui: ManagementPage, platform: Loca
     name = f"Pausable {unique}"
     platform.create(name)
     ui.open_table()
+    with ui.page.expect_response(lambda response: response.url.endswith("/events")) as stream:
+        ui.page.reload()
+    assert stream.value.status == 200  # the table follows the platform's status events
+    assert stream.value.headers["content-type"].startswith("text/event-stream")
     ui.wait_for_status(name, "InService")
 
     # When the admin stops it (a confirmation first: clients lose access)
@@ -250,7 +254,14 @@ def test_a_non_admin_sees_only_the_servers_of_their_groups(
     expect(cards.filter(has_text=finance)).to_have_count(0)
     card = cards.filter(has_text=research)
     expect(card.locator(".mcp-url")).to_have_text(f"{platform.url}/mcp/researchtools{unique}/mcp")
-    expect(card.get_by_role("button", name=f"Copy client configuration for {research}")).to_be_visible()
+    ui.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    card.get_by_role("button", name=f"Copy client configuration for {research}").click()
+    copied = json.loads(ui.page.evaluate("navigator.clipboard.readText()"))
+    assert copied["mcpServers"][f"researchtools{unique}"] == {
+        "type": "http",
+        "url": f"{platform.url}/mcp/researchtools{unique}/mcp",
+        "headers": {"Authorization": "Bearer ${HOSTED_MCP_TOKEN}"},
+    }
     expect(ui.page.get_by_role("button", name="Create hosted MCP server")).to_have_count(0)
     expect(ui.page.get_by_role("toolbar")).to_have_count(0)
     for group_line in cards.locator("p.muted").all_inner_texts():
