@@ -216,10 +216,10 @@ class ProcessSupervisor(DeploymentBackend):
     def close(self) -> None:
         """Stop every replica of every server (the platform is shutting down)."""
         self._closing.set()
+        everything = [r for d in list(self._deployments.values()) for r in d.replicas]
+        self._stop_replicas(everything)
         for deployment in list(self._deployments.values()):
-            with deployment.lock:
-                self._stop_replicas(deployment.replicas)
-                deployment.replicas = []
+            deployment.replicas = []
         for worker in list(self._workers):
             worker.join(timeout=STOP_GRACE_SECONDS)
 
@@ -407,9 +407,8 @@ class ProcessSupervisor(DeploymentBackend):
     def _stop_replicas(self, replicas: list[Replica]) -> None:
         for replica in replicas:
             replica.stop.set()
+        _end_many([(r.process, r.tag) for r in replicas if r.process is not None])
         for replica in replicas:
-            if replica.process is not None:
-                _end(replica.process, replica.tag)
             if replica.keeper is not None and replica.keeper is not threading.current_thread():
                 replica.keeper.join(timeout=STOP_GRACE_SECONDS)
 
@@ -490,17 +489,25 @@ def tagged_processes(prefix: str) -> list[int]:
 
 
 def _end(process: subprocess.Popen[bytes], tag: str) -> None:
-    """End a replica: its process group and every process carrying its tag. TERM, a grace period, then KILL."""
-    members = tagged_processes(tag)
-    _signal_group(process.pid, signal.SIGTERM)
-    for pid in members:
-        _signal(pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=STOP_GRACE_SECONDS)
-    _signal_group(process.pid, signal.SIGKILL)
-    _end_all(tagged_processes(tag), grace=0.0)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=STOP_GRACE_SECONDS)
+    _end_many([(process, tag)])
+
+
+def _end_many(replicas: list[tuple[subprocess.Popen[bytes], str]]) -> None:
+    """End replicas together: each process group and every process carrying its tag. TERM, one shared grace
+    period, then KILL."""
+    for process, tag in replicas:
+        _signal_group(process.pid, signal.SIGTERM)
+        for pid in tagged_processes(tag):
+            _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process, _tag in replicas:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for process, tag in replicas:
+        _signal_group(process.pid, signal.SIGKILL)
+        _end_all(tagged_processes(tag), grace=0.0)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=STOP_GRACE_SECONDS)
 
 
 def _end_all(pids: list[int], grace: float = STOP_GRACE_SECONDS) -> None:
