@@ -124,6 +124,8 @@ class LifecycleCounts:
     cloudformation_calls: int = 0
     state_transitions: int = 0
     custom_events: int = 0
+    servers_table_items: int = 0
+    servers_table_wru: int = 0
     detail: Counter[str] = field(default_factory=Counter)
 
     def cost(self) -> float:
@@ -176,9 +178,13 @@ def lifecycle_counts() -> LifecycleCounts:
     changes: list[reactions.StatusChange] = []
 
     def write(kind: str, *item_bytes: int, transactional: bool = True) -> None:
+        units = sum(wru(size, transactional) for size in item_bytes)
         counts.dynamodb_item_writes += len(item_bytes)
-        counts.dynamodb_wru += sum(wru(size, transactional) for size in item_bytes)
+        counts.dynamodb_wru += units
         counts.detail[f"dynamodb.{kind}"] += 1
+        if not kind.startswith("connection"):
+            counts.servers_table_items += len(item_bytes)
+            counts.servers_table_wru += units
 
     def size(model: Any) -> int:
         return len(model.model_dump_json())
@@ -294,52 +300,6 @@ def lifecycle_counts() -> LifecycleCounts:
     return counts
 
 
-REFERENCE_RECORD_BYTES = 1500  # about the size of our own record: the same configuration fields
-
-
-@dataclass(frozen=True)
-class PollingDesign:
-    """A Step Functions Standard workflow per operation: set status, act, then Wait/Poll/Choice every interval."""
-
-    interval_s: int = 60
-    create_minutes: float = prices.ASSUMED_REFERENCE_CREATE_MINUTES.value
-    update_minutes: float = prices.ASSUMED_REFERENCE_UPDATE_MINUTES.value
-    delete_minutes: float = prices.ASSUMED_REFERENCE_DELETE_MINUTES.value
-
-
-def polls(minutes: float, interval_s: int) -> int:
-    """Poll rounds until a stack that takes `minutes` is seen finished (the first poll is one interval in)."""
-    return max(1, math.ceil(minutes * 60 / interval_s))
-
-
-def step_functions_lifecycle_counts(design: PollingDesign = PollingDesign()) -> LifecycleCounts:
-    """The reference's workflows: create, update (also stop and start, via `enabled`), delete.
-
-    Each workflow: StartExecution from the API Lambda; Task set-status (Lambda, 1 write); Task act (Lambda, one
-    CloudFormation call); per poll round Wait + Task poll (Lambda, DescribeStacks) + Choice; Task finish (Lambda, 1
-    status write + 1 connection write, or for delete: delete record + connection); Succeed.
-    """
-    counts = LifecycleCounts("reference (Step Functions, 60 s polling)")
-    minutes = {
-        "create": design.create_minutes,
-        "update": design.update_minutes,
-        "stop": design.update_minutes,
-        "start": design.update_minutes,
-        "delete": design.delete_minutes,
-    }
-    for operation in LIFECYCLE:
-        rounds = polls(minutes[operation], design.interval_s)
-        counts.lambda_invocations += 1 + 2 + rounds + 1  # API, set-status, act, polls, finish
-        # The API writes the request, set-status and finish write the record again (standard writes of a 1-2 KB
-        # record, 2 WRU each), finish also writes or deletes the connection (1 WRU).
-        counts.dynamodb_item_writes += 4
-        counts.dynamodb_wru += 3 * wru(REFERENCE_RECORD_BYTES, False) + 1
-        counts.cloudformation_calls += 1 + rounds
-        counts.state_transitions += 2 + 3 * rounds + 1 + 1  # set, act, rounds x (Wait, Poll, Choice), finish, end
-        counts.detail[f"polls.{operation}"] = rounds
-    return counts
-
-
 # -- tables --------------------------------------------------------------------------------------------------------
 
 
@@ -372,38 +332,57 @@ def tables(size: TaskSize = TaskSize()) -> list[Table]:
         "Traffic-driven charges (API Gateway calls, LCU/NLCU, data) are excluded: the same calls cross one load "
         "balancer in ours and two in the reference, so they only widen the gap.",
     ]
-    ours_ops, reference_ops = lifecycle_counts(), step_functions_lifecycle_counts()
-    design = PollingDesign()
-    lifecycle = Table(
+    return [hosting, lifecycle_table()]
+
+
+REFERENCE_WRU_PER_WRITE = 2  # a standard write of a 1-2 KB record (the same configuration fields as ours)
+
+
+def lifecycle_table() -> Table:
+    """Per-lifecycle counts from the one place the README's table also comes from (tests/support/lifecycle_cost.py:
+    ours as the choreography test measures it against the real handlers, the reference as a polling model)."""
+    from tests.support import lifecycle_cost as shared
+
+    ours, reference = shared.total(shared.CHOREOGRAPHY), shared.total(shared.reference_costs())
+    driven = lifecycle_counts()
+    ours_wru = driven.servers_table_wru / max(1, driven.servers_table_items) * ours.item_writes
+    ours_usd = (
+        ours.lambdas * prices.LAMBDA_MILLION_REQUESTS.value / 1e6
+        + ours_wru * prices.DYNAMODB_MILLION_WRU.value / 1e6
+        + driven.custom_events * prices.EVENTBRIDGE_MILLION_CUSTOM_EVENTS.value / 1e6
+    )
+    reference_usd = (
+        reference.lambdas * prices.LAMBDA_MILLION_REQUESTS.value / 1e6
+        + reference.item_writes * REFERENCE_WRU_PER_WRITE * prices.DYNAMODB_MILLION_WRU.value / 1e6
+        + reference.state_transitions * prices.STEP_FUNCTIONS_THOUSAND_TRANSITIONS.value / 1e3
+    )
+    table = Table(
         "Cost: control-plane operations per full lifecycle (create, update, stop, start, delete)",
         ["operation", "ours (choreography)", "reference (Step Functions, 60 s polls)", "ours / reference"],
     )
-    for label, attr in (
-        ("Lambda invocations", "lambda_invocations"),
-        ("DynamoDB item writes", "dynamodb_item_writes"),
-        ("DynamoDB write request units", "dynamodb_wru"),
-        ("CloudFormation API calls", "cloudformation_calls"),
-        ("Step Functions state transitions", "state_transitions"),
-        ("EventBridge custom events", "custom_events"),
+    for label, a, b in (
+        ("Lambda invocations", ours.lambdas, reference.lambdas),
+        ("DynamoDB item writes (servers table)", ours.item_writes, reference.item_writes),
+        ("DynamoDB write request units (est.)", round(ours_wru), reference.item_writes * REFERENCE_WRU_PER_WRITE),
+        ("CloudFormation API calls", ours.cloudformation_calls, reference.cloudformation_calls),
+        ("Step Functions state transitions", ours.state_transitions, reference.state_transitions),
+        ("EventBridge custom events (status bus)", driven.custom_events, 0),
     ):
-        a, b = getattr(ours_ops, attr), getattr(reference_ops, attr)
-        lifecycle.add(label, a, b, times(ratio(a, b)))
-    lifecycle.add(
-        "USD per lifecycle",
-        f"${ours_ops.cost():.6f}",
-        f"${reference_ops.cost():.6f}",
-        times(ratio(ours_ops.cost(), reference_ops.cost())),
-    )
-    lifecycle.notes = [
-        "Ours is counted by driving shared/hosted_mcp's logic through the lifecycle with counting fakes "
-        "(bench.cost.lifecycle_counts); it does not depend on how long a stack takes.",
-        f"The reference's polls depend on stack durations (assumed: create {design.create_minutes:g} min, update "
-        f"{design.update_minutes:g} min, delete {design.delete_minutes:g} min): {dict(reference_ops.detail)}.",
-        "Ours writes more DynamoDB capacity: every status change appends its audit entry in the same transaction, "
-        "and transactional writes cost twice; it is the price of conditional, audited status writes (a few "
-        "millionths of a dollar per lifecycle).",
+        table.add(label, a, b, times(ratio(a, b)))
+    table.add("USD per lifecycle", f"${ours_usd:.6f}", f"${reference_usd:.6f}", times(ratio(ours_usd, reference_usd)))
+    agree = driven.lambda_invocations == ours.lambdas and driven.servers_table_items == ours.item_writes
+    table.notes = [
+        "Counts come from tests/support/lifecycle_cost.py, the source of the README's lifecycle table: ours is what "
+        "the choreography test measures through the real handlers; the reference is a model whose polls depend on "
+        f"assumed stack times ({shared.REFERENCE_MINUTES} minutes, one poll per {shared.POLL_SECONDS} s).",
+        f"Cross-check: driving shared/hosted_mcp's logic directly (bench.cost.lifecycle_counts) gives "
+        f"{driven.lambda_invocations} invocations and {driven.servers_table_items} servers-table item writes"
+        + (" (the same)." if agree else " (DIFFERENT: one of the two is stale)."),
+        "Write units: ours are transactional (2 WRU per KB) and records are 1-2 KB; the reference's are standard.",
+        "Ours writes more: every status change appends its audit entry in the same transaction. That buys "
+        "conditional, audited status writes for a few millionths of a dollar per lifecycle.",
     ]
-    return [hosting, lifecycle]
+    return table
 
 
 def price_table() -> Table:

@@ -170,19 +170,6 @@ CLOUDWATCH_LOGS_GB_MONTH_STORED = Price(
 
 # -- modelling assumptions (no page states these) ------------------------------------------------------------------
 
-ASSUMED_REFERENCE_CREATE_MINUTES = Price(
-    10,
-    "minutes for the reference's per-server stack (NLB + ALB + VPC link V1 + service) to finish creating",
-    "assumption: NLB provisioning and V1 VPC links take minutes each (https://alchemy.run/providers/aws/"
-    "apigatewayv2/vpclink: 'v1 VPC link (NLB-only, ~10 min provisioning)')",
-    assumption=True,
-)
-ASSUMED_REFERENCE_UPDATE_MINUTES = Price(
-    4, "minutes for a service update (new task set, old drained)", "assumption", assumption=True
-)
-ASSUMED_REFERENCE_DELETE_MINUTES = Price(
-    6, "minutes to delete the reference's per-server stack", "assumption", assumption=True
-)
 ASSUMED_RECONCILE_SECONDS = Price(
     1.0,
     "seconds per scheduled reconcile sweep (512 MB arm64), which runs every 5 minutes (template.yaml default)",

@@ -4,15 +4,12 @@ import pytest
 
 from bench import prices
 from bench.cost import (
-    PollingDesign,
     TaskSize,
     fargate_month,
     lifecycle_counts,
     ours_month,
-    polls,
     reconcile_month,
     reference_month,
-    step_functions_lifecycle_counts,
 )
 
 
@@ -44,23 +41,6 @@ def test_ours_pays_one_shared_load_balancer_and_the_reference_two_per_server() -
     assert ours.total == pytest.approx(ours.fixed + 10 * ours.per_server_compute)
 
 
-def test_polls_round_up_to_whole_intervals() -> None:
-    assert polls(10, 60) == 10
-    assert polls(2.5, 60) == 3
-    assert polls(0, 60) == 1
-
-
-def test_polling_workflow_counts_grow_with_stack_duration() -> None:
-    # Given the same workflows with stacks twice as slow
-    fast = step_functions_lifecycle_counts(PollingDesign(create_minutes=5, update_minutes=2, delete_minutes=3))
-    slow = step_functions_lifecycle_counts(PollingDesign(create_minutes=10, update_minutes=4, delete_minutes=6))
-    # Then every extra poll round adds a Lambda invocation, a DescribeStacks and three transitions
-    extra_rounds = (10 - 5) + 3 * (4 - 2) + (6 - 3)
-    assert slow.lambda_invocations - fast.lambda_invocations == extra_rounds
-    assert slow.cloudformation_calls - fast.cloudformation_calls == extra_rounds
-    assert slow.state_transitions - fast.state_transitions == 3 * extra_rounds
-
-
 def test_choreography_lifecycle_has_one_stack_call_per_action_and_no_transitions() -> None:
     # When the real logic runs a full lifecycle on counting fakes
     counts = lifecycle_counts()
@@ -78,3 +58,15 @@ def test_reconcile_sweep_costs_one_invocation_per_period() -> None:
     invocations = 730 * 60 / 5
     per_invocation = prices.LAMBDA_MILLION_REQUESTS.value / 1e6 + 0.5 * prices.LAMBDA_GB_SECOND_ARM.value
     assert reconcile_month(5, memory_gb=0.5) == pytest.approx(invocations * per_invocation)
+
+
+def test_logic_driven_counts_agree_with_the_table_the_readme_shows() -> None:
+    # Given the per-operation table the choreography test checks against the real handlers
+    from tests.support import lifecycle_cost as shared
+
+    measured = shared.total(shared.CHOREOGRAPHY)
+    # When the logic alone is driven through the same lifecycle
+    counts = lifecycle_counts()
+    # Then both see the same Lambda invocations and servers-table item writes
+    assert counts.lambda_invocations == measured.lambdas
+    assert counts.servers_table_items == measured.item_writes

@@ -1,0 +1,139 @@
+"""Gateway overhead: tools/call through `/mcp/{name}/mcp` on the local gateway against the same replica's port.
+
+One InService stdio server (the example greeter behind mcp-proxy). Each client opens its own MCP session and
+calls `echo` in a loop: 1 client, then 8 concurrent clients, each phase bounded by a call count and a time
+limit. Direct and gateway phases alternate, twice, so machine drift hits both alike. Loopback only.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.harness import McpSession, RunningPlatform, stdio_body
+from bench.stats import Table, Target, ms, percentile, ratio, times
+
+LATENCY_TARGET = Target(1.10)
+THROUGHPUT_TARGET = Target(0.90, at_most=False)
+ROUNDS = 2
+
+
+@dataclass
+class Phase:
+    latencies: list[float]
+    elapsed: float
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+
+def load(url: str, headers: dict[str, str], clients: int, calls: int, seconds: float) -> Phase:
+    """`clients` sessions calling `echo` concurrently, each at most `calls` times and `seconds` long."""
+    sessions = [McpSession(url, headers) for _ in range(clients)]
+    for session in sessions:
+        session.initialize()
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    start = threading.Barrier(clients + 1)
+
+    def client(index: int) -> None:
+        session, samples = sessions[index], latencies[index]
+        start.wait()
+        deadline = time.perf_counter() + seconds
+        while len(samples) < calls and time.perf_counter() < deadline:
+            began = time.perf_counter()
+            try:
+                session.call_tool("echo", {"text": "ping"})
+            except Exception:  # a failed call is counted, not timed
+                errors[index] += 1
+                continue
+            samples.append(time.perf_counter() - began)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join(timeout=seconds + 30)
+    elapsed = time.perf_counter() - began
+    for session in sessions:
+        session.close()
+    return Phase([s for samples in latencies for s in samples], elapsed, sum(errors))
+
+
+def merge(phases: list[Phase]) -> Phase:
+    return Phase(
+        [s for p in phases for s in p.latencies], sum(p.elapsed for p in phases), sum(p.errors for p in phases)
+    )
+
+
+def run(args: Any) -> list[Table]:
+    results: dict[tuple[str, int], list[Phase]] = {}
+    with tempfile.TemporaryDirectory(prefix="hosted-mcp-bench-") as tmp:
+        platform = RunningPlatform(Path(tmp) / "data").start()
+        try:
+            created = platform.create(stdio_body("bench-gateway"))
+            platform.wait_for(created["id"], "InService", timeout=120)
+            direct_url = f"http://127.0.0.1:{platform.replica_port(created['id'])}/mcp"
+            gateway_url = f"{platform.url}/mcp/{created['normalizedName']}/mcp"
+            paths = {
+                "direct": (direct_url, {}),
+                "gateway": (gateway_url, {"Authorization": f"Bearer {platform.token('bench-user')}"}),
+            }
+            for url, headers in paths.values():  # warm both paths: connections, imports, the proxy's child
+                load(url, headers, 1, 20, 5)
+            for _ in range(ROUNDS):
+                for clients in (1, 8):
+                    for name, (url, headers) in paths.items():
+                        phase = load(url, headers, clients, args.calls // ROUNDS, args.seconds / ROUNDS)
+                        results.setdefault((name, clients), []).append(phase)
+        finally:
+            platform.stop()
+    table = Table(
+        "Gateway overhead: tools/call (echo) through /mcp/{name}/mcp vs the replica's own port (loopback)",
+        ["clients", "path", "calls", "errors", "p50", "p95", "calls/s", "p50 ratio", "calls/s ratio", "verdict"],
+    )
+    for clients in (1, 8):
+        direct, gateway = merge(results[("direct", clients)]), merge(results[("gateway", clients)])
+        d50, g50 = percentile(direct.latencies, 50), percentile(gateway.latencies, 50)
+        latency_ratio, rate_ratio = ratio(g50, d50), ratio(gateway.rate, direct.rate)
+        table.add(
+            clients,
+            "direct",
+            len(direct.latencies),
+            direct.errors,
+            ms(d50),
+            ms(percentile(direct.latencies, 95)),
+            f"{direct.rate:.0f}",
+            "1.00x",
+            "1.00x",
+            "",
+        )
+        verdict = f"p50 {LATENCY_TARGET.verdict(latency_ratio)}; calls/s {THROUGHPUT_TARGET.verdict(rate_ratio)}"
+        table.add(
+            clients,
+            "gateway",
+            len(gateway.latencies),
+            gateway.errors,
+            ms(g50),
+            ms(percentile(gateway.latencies, 95)),
+            f"{gateway.rate:.0f}",
+            times(latency_ratio),
+            times(rate_ratio),
+            verdict,
+        )
+    table.notes = [
+        f"Targets: p50 {LATENCY_TARGET.describe()}, calls/s {THROUGHPUT_TARGET.describe()}. Each client has its own "
+        f"session; {ROUNDS} alternating rounds per path, at most {args.calls} calls and {args.seconds:g} s per "
+        "client and path in total.",
+        "The client, the gateway, mcp-proxy and the server share this machine's CPUs: at 8 clients the ratio "
+        "includes the gateway's CPU competing with mcp-proxy's.",
+    ]
+    return [table]
