@@ -316,3 +316,27 @@ def test_the_web_ui_is_served_at_the_root_when_installed(platform: LocalPlatform
     page = httpx.get(f"{platform.url}/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
+
+
+def test_an_api_key_calls_servers_of_its_groups_until_revoked(platform: LocalPlatform, greeter: dict) -> None:
+    # Given an API key an admin issued for an agent in the 'demo' group
+    with platform.admin() as api:
+        issued = api.post("/api-keys", json={"name": "agent", "groups": ["demo"], "expiresInDays": 1})
+    assert issued.status_code == 201, issued.text
+    key = issued.json()["apiKey"]
+
+    # When the agent calls the server with it, it answers (as X-Api-Key too)
+    assert call_tool(greeter["url"], key, "greet", {"name": "agent"}) == "Hello, agent!"
+    headers = {"X-Api-Key": key, "Accept": "application/json, text/event-stream"}
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    assert httpx.post(greeter["url"], json=initialize, headers=headers).status_code == 200
+
+    # When the key is revoked, it no longer gets in
+    with platform.admin() as api:
+        assert api.delete(f"/api-keys/{issued.json()['keyId']}").status_code == 200
+    assert httpx.post(greeter["url"], json=initialize, headers=headers).status_code == 401
