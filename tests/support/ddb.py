@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from typing import Any
 
@@ -33,13 +34,13 @@ CloudFormationLoader.add_multi_constructor("!", _tag)
 
 
 @cache
-def _template_text() -> str:
-    return TEMPLATE.read_text(encoding="utf-8")
+def _parsed_template() -> dict[str, Any]:
+    return yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=CloudFormationLoader)  # noqa: S506 - a SafeLoader
 
 
 def load_template() -> dict[str, Any]:
-    """template.yaml as data (a fresh copy each call)."""
-    return yaml.load(_template_text(), Loader=CloudFormationLoader)  # noqa: S506 - a SafeLoader subclass
+    """template.yaml as data (parsed once per test session; a fresh copy each call)."""
+    return copy.deepcopy(_parsed_template())
 
 
 def servers_table_properties() -> dict[str, Any]:
