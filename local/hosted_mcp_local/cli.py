@@ -267,7 +267,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  data directory: {data_dir}", flush=True)
     print(f"  admin token:    hosted-mcp token --data-dir {data_dir} --user admin --admin", flush=True)
     print(f"  then:           export HOSTED_MCP_URL={base_url} HOSTED_MCP_TOKEN=<that token>", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    # Open event streams (GET /events, SSE sessions) never end by themselves: give them a few seconds, not forever.
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, timeout_graceful_shutdown=5
+    )
     return EXIT_OK
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -129,13 +130,15 @@ class Platform:
         reaction = reactions.reaction_for(change)
         if change.new is None or reaction is None:
             return
-        server_id, status = change.new.id, change.new.status
-        if reaction == "deploy":
-            reactions.deploy_server(self.store, self.supervisor, server_id, now=self.now())
-        elif reaction == "apply":
-            reactions.apply_change(self.store, self.supervisor, server_id, status, now=self.now())
-        elif reaction == "teardown":
-            reactions.tear_down(self.store, self.supervisor, server_id, now=self.now())
+        server_id, status, now = change.new.id, change.new.status, self.now()
+        handlers: dict[str, Callable[[], object]] = {
+            "deploy": lambda: reactions.deploy_server(self.store, self.supervisor, server_id, now=now),
+            "apply": lambda: reactions.apply_change(self.store, self.supervisor, server_id, status, now=now),
+            "teardown": lambda: reactions.tear_down(self.store, self.supervisor, server_id, now=now),
+        }
+        handler = handlers.get(reaction)
+        if handler is not None:  # "publish" was done above
+            handler()
 
     def settle(self, settlement: Settlement) -> None:
         reactions.settle_deployment(self.store, self.probe, settlement, now=self.now())
