@@ -67,6 +67,7 @@ RESPONSE_DROPPED = frozenset({"connection", "keep-alive", "transfer-encoding", "
 RETRY_AFTER_SECONDS = {ServerStatus.STOPPED: 30, ServerStatus.FAILED: 60}
 MAX_PINNED_SESSIONS = 10_000
 KEEPALIVE_SECONDS = 15.0
+SMALL_BODY_BYTES = 1 << 20
 
 
 def problem(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -252,9 +253,10 @@ class Gateway:
         if request.url.query:
             url += f"?{request.url.query}"
         has_body = request.method in ("POST", "PUT", "PATCH")
-        upstream_request = self.client.build_request(
-            request.method, url, headers=headers, content=request.stream() if has_body else None
-        )
+        # A small body (every JSON-RPC message) goes upstream in one piece with its Content-Length; only large
+        # or unsized bodies are streamed (chunked), which costs extra writes and wake-ups on every call.
+        content = (await request.body() if _small_body(request) else request.stream()) if has_body else None
+        upstream_request = self.client.build_request(request.method, url, headers=headers, content=content)
         try:
             upstream = await self.client.send(upstream_request, stream=True)
         except httpx.HTTPError as error:
@@ -301,6 +303,11 @@ class Gateway:
             break
         async for chunk in body:
             yield chunk
+
+
+def _small_body(request: Request) -> bool:
+    length = request.headers.get("content-length", "")
+    return length.isdigit() and int(length) <= SMALL_BODY_BYTES
 
 
 def _hostname(host_header: str) -> str:
