@@ -95,6 +95,7 @@ class Authenticator:
         self.jwks = jwks
         self.api_keys = api_keys
         self.clock = clock
+        self._verifiers: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
 
     def authenticate(self, headers: Mapping[str, str]) -> Caller:
         token = bearer_token(headers)
@@ -171,7 +172,7 @@ class Authenticator:
         if settings.audience_claim == "aud":
             required.append("aud")
         try:
-            key = jwt.PyJWK(jwk, algorithm=alg).key
+            key = self._verifier(kid, alg, jwk)
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key=key,
@@ -189,6 +190,17 @@ class Authenticator:
         if settings.audience_claim == "client_id" and claims.get("client_id") not in settings.audience:
             raise Unauthorized("Invalid token")
         return claims
+
+    def _verifier(self, kid: str, alg: str, jwk: dict[str, Any]) -> Any:
+        """The public key object for a JWK, parsed once per key (the key set decides which kids exist)."""
+        import jwt
+
+        cached = self._verifiers.get((kid, alg))
+        if cached is not None and cached[0] == jwk:
+            return cached[1]
+        key = jwt.PyJWK(jwk, algorithm=alg).key
+        self._verifiers[(kid, alg)] = (dict(jwk), key)
+        return key
 
     def _caller_from(self, claims: Mapping[str, Any]) -> Caller:
         settings = self.settings
