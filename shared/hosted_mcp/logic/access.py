@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from hosted_mcp.auth.access import may_use
 from hosted_mcp.auth.api_keys import ApiKeyRecord, ApiKeyStore, IssuedKey, new_key
-from hosted_mcp.errors import InvalidRequest, NotFound
+from hosted_mcp.errors import InvalidRequest
 from hosted_mcp.models.access import BEARER_PLACEHOLDER, ConnectionView, IssueApiKeyRequest
 from hosted_mcp.models.domain import Caller, ServerRecord
 from hosted_mcp.models.fields import ServerStatus
@@ -35,8 +35,7 @@ def list_api_keys(store: ApiKeyStore) -> list[ApiKeyRecord]:
 
 
 def revoke_api_key(store: ApiKeyStore, key_id: str, *, now: datetime) -> ApiKeyRecord:
-    if store.get(key_id) is None:
-        raise NotFound("No such API key")
+    """Revoke at once (NotFound for an unknown id); revoking again keeps the first revocation time."""
     return store.revoke(key_id, now)
 
 
