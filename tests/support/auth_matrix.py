@@ -125,9 +125,9 @@ MANAGEMENT: tuple[tuple[MatrixRoute, Role], ...] = (
 # Data plane: (route, server key or None for a server that does not exist).
 DATA_PLANE: tuple[tuple[MatrixRoute, str | None], ...] = (
     *(
-        (MatrixRoute(method, f"/mcp/{{{key}.name}}/{transport}", label=f"{method} {transport} {key}"), key)
+        (MatrixRoute(method, f"/mcp/{{{key}.name}}/{transport}", label=f"{method} {transport.strip('/')} {key}"), key)
         for key in ("private", "public")
-        for transport, methods in (("mcp", ("POST", "GET", "DELETE")), ("sse", ("GET",)))
+        for transport, methods in (("mcp", ("POST", "GET", "DELETE")), ("sse", ("GET",)), ("messages/", ("POST",)))
         for method in methods
     ),
     (MatrixRoute("POST", "/mcp/nosuchserver/mcp", label="POST mcp missing"), None),

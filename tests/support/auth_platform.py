@@ -80,7 +80,7 @@ class Platform:
             return {"statusCode": 401, "headers": {"WWW-Authenticate": 'Bearer realm="hosted-mcp"'}, "body": None}
         if not policy_allows(answer, method_arn(method, path)):
             return {"statusCode": 403, "headers": {}, "body": None}
-        if path.startswith("/mcp/") and path.endswith(("/mcp", "/sse")):
+        if path.startswith("/mcp/") and path.split("/")[3:4] in (["mcp"], ["sse"], ["messages"]):
             return {"statusCode": 200, "headers": {}, "body": None}  # API Gateway proxies to the server
         event = api_event(method, path, body=body, query=query or None, caller=None)
         event["headers"] = {k: v for k, v in event["headers"].items() if k != "Authorization"} | headers

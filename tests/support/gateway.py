@@ -19,7 +19,7 @@ def resource_of(path: str) -> tuple[str, dict[str, str]]:
     from hosted_mcp.auth.access import MANAGEMENT_ROUTES
 
     parts = path.strip("/").split("/")
-    if len(parts) >= 3 and parts[0] == "mcp" and parts[2] in ("mcp", "sse"):
+    if len(parts) >= 3 and parts[0] == "mcp" and parts[2] in ("mcp", "sse", "messages"):
         return "/mcp/{serverId}/{proxy+}", {"serverId": parts[1], "proxy": "/".join(parts[2:])}
     for rule in MANAGEMENT_ROUTES:
         template = rule.path.strip("/").split("/")

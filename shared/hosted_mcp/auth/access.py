@@ -47,8 +47,9 @@ MANAGEMENT_ROUTES: tuple[RouteRule, ...] = (
     RouteRule("GET", "/openapi.json", Role.PUBLIC),
 )
 
-# The data plane: /mcp/{normalizedName}/mcp (streamable HTTP) and /mcp/{normalizedName}/sse, every method.
-DATA_PLANE_PATH = re.compile(r"^/mcp/(?P<name>[a-z0-9]{1,100})/(?P<transport>mcp|sse)(?:/[^*?]*)?$")
+# The data plane: /mcp/{normalizedName}/mcp (streamable HTTP), /mcp/{normalizedName}/sse and the SSE transport's
+# message endpoint /mcp/{normalizedName}/messages/, with the methods the MCP transports use.
+DATA_PLANE_PATH = re.compile(r"^/mcp/(?P<name>[a-z0-9]{1,100})/(?P<transport>mcp|sse|messages)(?:/[^*?]*)?$")
 DATA_PLANE_METHODS = frozenset({"GET", "POST", "DELETE"})
 
 

@@ -81,6 +81,7 @@ def test_rules_match_templates_and_real_paths(method: str, path: str, role: Role
         ("GET", "/mcp/docs/sse", "docs"),
         ("DELETE", "/mcp/docs/mcp", "docs"),
         ("GET", "/mcp/docs/mcp/messages", "docs"),
+        ("POST", "/mcp/docs/messages/", "docs"),
         ("PUT", "/mcp/docs/mcp", None),
         ("GET", "/mcp/docs/audit", None),
         ("GET", "/mcp/Docs/mcp", None),
