@@ -342,5 +342,3 @@ export function renderServersView(main, { navigate }) {
   if (!servers.loaded) refresh();
   return unsubscribe;
 }
-
-export { isTransitional };
