@@ -486,3 +486,18 @@ def test_an_update_that_rolls_back_ends_its_banner_with_the_reason(
     banner = ui.wait_for_banner("update", "error")
     expect(banner).to_contain_text(f"not applied, InService with the previous configuration: {reason}")
     expect(ui.page.locator(".page-head .status")).to_have_attribute("data-status", "InService")
+
+
+def test_an_api_key_signs_in_too(ui: ManagementPage, platform: LocalPlatform, unique: str) -> None:
+    # Given an API key an admin issued for an automation of the research group
+    with platform.api() as client:
+        response = client.post("/api-keys", json={"name": f"robot {unique}", "groups": ["research"]})
+    assert response.status_code == 201, response.text
+    key = response.json()["apiKey"]
+
+    # When it is pasted on the sign-in page
+    ui.sign_in(key)
+
+    # Then the page works as that key's identity, with the user view its groups allow
+    expect(ui.page.get_by_role("heading", name="My MCP servers", level=1)).to_be_visible()
+    expect(ui.page.locator("#who-name")).to_have_text("API key")
