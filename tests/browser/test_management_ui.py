@@ -501,3 +501,29 @@ def test_an_api_key_signs_in_too(ui: ManagementPage, platform: LocalPlatform, un
     # Then the page works as that key's identity, with the user view its groups allow
     expect(ui.page.get_by_role("heading", name="My MCP servers", level=1)).to_be_visible()
     expect(ui.page.locator("#who-name")).to_have_text("API key")
+
+
+def test_wizard_creates_a_streamable_http_server_on_its_own_port(
+    admin_ui: ManagementPage, platform: LocalPlatform, unique: str
+) -> None:
+    ui = admin_ui
+    name = f"Greeter HTTP {unique}"
+    ui.toolbar_button("Create hosted MCP server").click()
+    ui.field("Name").fill(name)
+
+    # stdio has no port to choose; HTTP shows the port with its default
+    expect(ui.field("Port")).to_be_hidden()
+    ui.field("Server type").select_option("http")
+    expect(ui.field("Port")).to_be_visible()
+    expect(ui.field("Port")).to_have_attribute("placeholder", "8000")
+    ui.field("Port").fill("8123")
+    ui.field("Start command").fill("python server.py")
+    ui.field("Artifact path (optional)").fill("examples/greeter-http")
+    for _ in range(3):
+        ui.next_step()
+    ui.page.get_by_role("button", name="Launch server").click()
+
+    expect(ui.wait_for_banner("create")).to_contain_text("created.")
+    created = server_named(platform.servers(), name)
+    assert created is not None
+    assert (created["serverType"], created["port"], created["status"]) == ("http", 8123, "InService")
