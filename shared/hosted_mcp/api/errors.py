@@ -32,7 +32,7 @@ HTTP_STATUS: dict[type[DomainError], HTTPStatus] = {
 def status_of(error: DomainError) -> HTTPStatus:
     for cls in type(error).__mro__:
         if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]  # type: ignore[index]
+            return HTTP_STATUS[cls]
     return HTTPStatus.INTERNAL_SERVER_ERROR
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ValidationError
 
 from hosted_mcp.errors import InvalidRequest, NotFound, invalid_request_from
-from hosted_mcp.lifecycle import lifecycle
+from hosted_mcp.lifecycle import Operation, lifecycle
 from hosted_mcp.logic.transitions import move, request_token
 from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
 from hosted_mcp.models.domain import AuditEntry, Caller, PendingChange, ServerRecord, ServerSpec
@@ -94,7 +94,7 @@ def delete_server(store: ServerStore, server_id: str, caller: Caller, *, now: da
     return move(store, record, target, actor=caller.username, reason="delete requested", now=now)
 
 
-def _classify(record: ServerRecord, request: UpdateServerRequest) -> tuple[str, bool]:
+def _classify(record: ServerRecord, request: UpdateServerRequest) -> tuple[Operation, bool]:
     """Which lifecycle operation an update body asks for, and the desired running state after it."""
     if request.enabled is False and record.status is not ServerStatus.STOPPED:
         return "stop", False
