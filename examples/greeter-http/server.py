@@ -1,4 +1,5 @@
-"""A small streamable-HTTP MCP server: listens on 127.0.0.1:$PORT at /mcp (the platform sets PORT).
+"""A small HTTP MCP server: listens on 127.0.0.1:$PORT (the platform sets PORT), at /mcp (streamable HTTP), or at
+/sse + /messages/ when MCP_TRANSPORT=sse (create it with serverType "sse" then).
 
 `caller` shows what the gateway tells a server about who is calling: the X-Hosted-Mcp-* identity headers, and
 whether the caller's own token came through (only when the server opts in with `forwardCallerToken`).
@@ -39,4 +40,8 @@ def caller(ctx: Context) -> str:
 
 
 if __name__ == "__main__":
-    server.run("streamable-http", host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))
+    port = int(os.environ.get("PORT", "8000"))
+    if os.environ.get("MCP_TRANSPORT") == "sse":
+        server.run("sse", host="127.0.0.1", port=port)
+    else:
+        server.run("streamable-http", host="127.0.0.1", port=port)

@@ -63,6 +63,25 @@ def test_http_server_answers_through_the_gateway(platform: LocalPlatform) -> Non
     assert answer == "Hi, Bo!"
 
 
+def test_sse_server_answers_through_the_gateway(platform: LocalPlatform) -> None:
+    # Given a server speaking only the SSE transport (its endpoint event names a path on the server itself)
+    created = platform.create(
+        {
+            "name": "greeter-sse",
+            "serverType": "sse",
+            "startCommand": "python server.py",
+            "s3Path": "examples/greeter-http",
+            "environment": {"MCP_TRANSPORT": "sse", "GREETING": "Salut"},
+        }
+    )
+    record = platform.wait(created["id"])
+    assert record is not None
+
+    # When a client follows the SSE URL, the gateway points it at its own message endpoint, and the call answers
+    answer = call_tool(record["sseUrl"], platform.token("ada"), "greet", {"name": "Zoe"}, transport="sse")
+    assert answer == "Salut, Zoe!"
+
+
 def test_the_server_learns_who_calls_but_gets_the_token_only_by_opting_in(platform: LocalPlatform) -> None:
     # Given an HTTP server that reports what the gateway passed on
     created = platform.create(
