@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -62,6 +63,23 @@ def _errors(*codes: int) -> dict[int, dict]:
         code: {"description": descriptions[code], "content": {"application/json": {"model": ErrorBody}}}
         for code in codes
     }
+
+
+def _ok(model: type[BaseModel], description: str, status: HTTPStatus = HTTPStatus.OK) -> dict[int, dict]:
+    """The success response of a route (Powertools documents none when `responses` is given)."""
+    return {int(status): {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+def openapi_json(app: APIGatewayRestResolver) -> str:
+    """The OpenAPI document, saying what the API really answers: invalid input is a 400 with an ErrorBody (the
+    resolver's default 422 is never sent; the validation handler turns it into a 400 naming the field)."""
+    doc = json.loads(app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION))
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        doc.get("components", {}).get("schemas", {}).pop(unused, None)
+    return json.dumps(doc)
 
 
 def json_response(model: M, status: HTTPStatus = HTTPStatus.OK) -> Response[M]:
@@ -134,7 +152,10 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
         "POST",
         "/mcp",
         summary="Create a hosted MCP server",
-        responses={**_errors(400, 401, 403, 409)},
+        responses={
+            **_ok(ServerView, "Accepted: the server is Creating", HTTPStatus.CREATED),
+            **_errors(400, 401, 403, 409),
+        },
     )
     def create_server(request: CreateServerRequest) -> Response[ServerView]:
         caller = admin()
@@ -143,7 +164,12 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
         logger.info("server accepted", server_id=record.id, server_name=record.normalizedName, actor=caller.username)
         return json_response(view(record), HTTPStatus.CREATED)
 
-    @app.secured("GET", "/mcp", summary="List hosted MCP servers", responses={**_errors(400, 401, 403)})
+    @app.secured(
+        "GET",
+        "/mcp",
+        summary="List hosted MCP servers",
+        responses={**_ok(ServerPage, "A page of servers"), **_errors(400, 401, 403)},
+    )
     def list_servers(
         limit: Annotated[int, Query(ge=1, le=servers.MAX_PAGE_SIZE)] = 50,
         nextToken: Annotated[str | None, Query(max_length=2048)] = None,
@@ -152,7 +178,12 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
         page = servers.list_servers(services().store, limit=limit, next_token=nextToken)
         return json_response(ServerPage(Items=[view(r) for r in page.records], nextToken=page.next_token))
 
-    @app.secured("GET", "/mcp/<serverId>", summary="Get a hosted MCP server", responses={**_errors(401, 403, 404)})
+    @app.secured(
+        "GET",
+        "/mcp/<serverId>",
+        summary="Get a hosted MCP server",
+        responses={**_ok(ServerView, "The server"), **_errors(400, 401, 403, 404)},
+    )
     def get_server(serverId: Annotated[str, Path(max_length=64)]) -> Response[ServerView]:
         admin()
         return json_response(view(servers.get_server(services().store, serverId)))
@@ -161,7 +192,7 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
         "GET",
         "/mcp/<serverId>/audit",
         summary="Audit trail of a hosted MCP server: every status change, who made it and why",
-        responses={**_errors(401, 403, 404)},
+        responses={**_ok(AuditPage, "The audit trail, oldest first"), **_errors(400, 401, 403, 404)},
     )
     def get_audit(serverId: Annotated[str, Path(max_length=64)]) -> Response[AuditPage]:
         admin()
@@ -174,7 +205,7 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
         "PUT",
         "/mcp/<serverId>",
         summary="Update, stop (enabled=false) or start (enabled=true) a hosted MCP server",
-        responses={**_errors(400, 401, 403, 404, 409)},
+        responses={**_ok(ServerView, "Accepted: the server in its new status"), **_errors(400, 401, 403, 404, 409)},
     )
     def update_server(
         serverId: Annotated[str, Path(max_length=64)], request: UpdateServerRequest
@@ -189,7 +220,7 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
         "DELETE",
         "/mcp/<serverId>",
         summary="Delete a hosted MCP server",
-        responses={**_errors(401, 403, 404, 409)},
+        responses={**_ok(ServerView, "Accepted: the server is Deleting"), **_errors(400, 401, 403, 404, 409)},
     )
     def delete_server(serverId: Annotated[str, Path(max_length=64)]) -> Response[ServerView]:
         caller = admin()
@@ -208,7 +239,7 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
         return Response(
             status_code=200,
             content_type=content_types.APPLICATION_JSON,
-            body=app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION),
+            body=openapi_json(app),
         )
 
     return app
