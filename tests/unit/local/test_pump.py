@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from hosted_mcp.logic.reactions import StatusChange
 from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.fields import ServerStatus
@@ -68,3 +69,22 @@ def test_the_running_pump_is_woken_by_writes(store: SqliteServerStore) -> None:
         assert arrived.wait(timeout=30)
     finally:
         pump.stop()
+
+
+def test_a_change_handled_but_not_checkpointed_is_delivered_again(store: SqliteServerStore) -> None:
+    # Given a platform that dies while handling a change (before its checkpoint is saved)
+    created(store)
+
+    class PlatformDied(BaseException):
+        pass
+
+    def dies(change: StatusChange) -> None:
+        raise PlatformDied
+
+    with pytest.raises(PlatformDied):
+        ChangeFeedPump(store, dies).drain()
+
+    # When the next run's pump starts, the change is delivered again: at least once
+    seen: list[StatusChange] = []
+    ChangeFeedPump(store, seen.append).drain()
+    assert len(seen) == 1
