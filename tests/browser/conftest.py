@@ -152,7 +152,7 @@ def chromium_executable() -> str:
 def platform(tmp_path_factory: pytest.TempPathFactory, chromium_executable: str) -> Iterator[LocalPlatform]:
     proxy = proxy_bin()
     if proxy is None:
-        pytest.skip("mcp-proxy not installed (make install puts it in .tools/mcp-proxy)")
+        pytest.fail("mcp-proxy not found: run `make install` (it goes to .tools/mcp-proxy) or set HOSTED_MCP_PROXY_BIN")
     data_dir = tmp_path_factory.mktemp("platform")
     shutil.copytree(EXAMPLES, data_dir / "artifacts" / "examples")
     port = free_port()
