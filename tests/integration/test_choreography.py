@@ -646,3 +646,79 @@ def test_one_lifecycle_costs_what_the_readme_says(choreography: Choreography) ->
     assert measured == CHOREOGRAPHY
     readme = (EVENTS_DIR.parent / "README.md").read_text(encoding="utf-8")
     assert readme_table() in readme
+
+
+# -- the sample events, through the real handlers ------------------------------------------------------------------
+
+SETTLE_SAMPLES = {
+    # sample: (the record it settles, as a stream sample's new image) -> (status after, lastError after)
+    "create-complete": ("ignored/record-noted-its-stack", ServerStatus.IN_SERVICE, None),
+    "rollback-complete": ("ignored/record-noted-its-stack", ServerStatus.FAILED, "stack ROLLBACK_COMPLETE"),
+    "update-complete": ("apply/record-entered-updating", ServerStatus.IN_SERVICE, None),
+    "update-rollback-complete": (
+        "apply/record-entered-updating",
+        ServerStatus.IN_SERVICE,
+        "stack UPDATE_ROLLBACK_COMPLETE",
+    ),
+    "update-rollback-failed": (
+        "apply/record-entered-updating",
+        ServerStatus.FAILED,
+        "The following resource(s) failed to update: [Service].",
+    ),
+    "delete-complete": ("teardown/record-entered-deleting", None, None),
+    "delete-failed": (
+        "teardown/record-entered-deleting",
+        ServerStatus.FAILED,
+        "The following resource(s) failed to delete: [TargetGroup].",
+    ),
+}
+
+
+def seed(stream_sample: str) -> ServerRecord:
+    """Store the record a stream sample's new image holds (with its audit entry and name guard)."""
+    from hosted_mcp.adapters.dynamodb_streams import status_change
+    from hosted_mcp.models.domain import AuditEntry
+
+    (record,) = json.loads((EVENTS_DIR / f"{stream_sample}.json").read_text(encoding="utf-8"))["Records"]
+    change = status_change(record)
+    assert change is not None
+    assert change.new is not None
+    audit = AuditEntry(
+        serverId=change.new.id,
+        version=change.new.version,
+        at=change.new.updatedAt,
+        actor="seed",
+        fromStatus=None,
+        toStatus=change.new.status,
+        reason="seeded",
+    )
+    aws.server_store().create(change.new, audit)
+    return change.new
+
+
+@pytest.mark.parametrize("sample", list(SETTLE_SAMPLES))
+def test_every_settle_sample_settles_its_record(choreography: Choreography, sample: str) -> None:
+    stream_sample, status, last_error = SETTLE_SAMPLES[sample]
+    # Given the record the sample's stack belongs to, in the status the stack's operation started from
+    record = seed(stream_sample)
+    event = json.loads((EVENTS_DIR / "settle" / f"{sample}.json").read_text(encoding="utf-8"))
+    # When the sample is delivered to the settle function
+    choreography.handlers["settle"].handler(event, FakeLambdaContext())
+    # Then the record is where the outcome leads (the stack is unknown here, so the event's own reason stands)
+    settled = choreography.record(record.id)
+    if status is None:
+        assert settled is None
+        return
+    assert settled is not None
+    assert (settled.status, settled.lastError) == (status, last_error)
+
+
+def test_the_deploy_sample_creates_the_stack_of_its_record(choreography: Choreography) -> None:
+    record = seed("deploy/record-entered-creating")
+    event = json.loads((EVENTS_DIR / "deploy" / "record-entered-creating.json").read_text(encoding="utf-8"))
+    assert choreography.handlers["deploy"].handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
+    (stack,) = choreography.cfn.stacks.values()
+    assert stack.name == f"hmcp-{record.id}-docsmcpworkbench"
+    noted = choreography.record(record.id)
+    assert noted is not None
+    assert noted.deploymentId == stack.stack_id

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,6 +33,7 @@ from hosted_mcp.models.domain import ServerRecord
 from hosted_mcp.models.settlement import Deployment, Settlement
 from hosted_mcp.ports import ApplyResult, DeploymentBackend
 
+logger = Logger(service="hosted-mcp-cloudformation")
 STACK_STATUS_CHANGE = "CloudFormation Stack Status Change"
 
 # Terminal stack statuses and what they mean for the action the record asked for. Anything else (IN_PROGRESS,
@@ -270,7 +272,12 @@ def explain(cloudformation: Any, settlement: Settlement) -> Settlement:
     """`settlement` with the real reason of a failure or rollback (the first failed resource's own reason)."""
     if settlement.outcome == "deployed" or not settlement.deploymentId:
         return settlement
-    events = stack_events(cloudformation, settlement.deploymentId)
+    try:
+        events = stack_events(cloudformation, settlement.deploymentId)
+    except ClientError as error:
+        code, message = _error(error)
+        logger.warning("stack events unreadable", stack_id=settlement.deploymentId, code=code, error=message)
+        return settlement
     return settlement.model_copy(update={"reason": real_failure_reason(events, settlement.token, settlement.reason)})
 
 
