@@ -244,7 +244,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from hosted_mcp_local.app import create_app
-    from hosted_mcp_local.platform import Platform, PlatformConfig
+    from hosted_mcp_local.platform import DataDirInUse, Platform, PlatformConfig
 
     data_dir = Path(args.data_dir).resolve()
     proxy_bin = os.environ.get("HOSTED_MCP_PROXY_BIN") or shutil.which("mcp-proxy") or "mcp-proxy"
@@ -253,15 +253,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     allowed = tuple(h for h in (args.allowed_host or []) if h)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         allowed = (*allowed, args.host)
-    platform = Platform(
-        PlatformConfig(
-            data_dir=data_dir,
-            proxy_bin=proxy_bin,
-            base_url=base_url,
-            reconcile_interval=args.reconcile_interval,
-            allowed_hosts=allowed,
+    try:
+        platform = Platform(
+            PlatformConfig(
+                data_dir=data_dir,
+                proxy_bin=proxy_bin,
+                base_url=base_url,
+                reconcile_interval=args.reconcile_interval,
+                allowed_hosts=allowed,
+            )
         )
-    )
+    except DataDirInUse as error:
+        raise CliError(str(error)) from error
     app = create_app(platform, allowed_hosts=allowed)
     print(f"Hosted MCP is running at {base_url}", flush=True)
     print(f"  data directory: {data_dir}", flush=True)

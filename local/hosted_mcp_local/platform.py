@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from aws_lambda_powertools import Logger
 from hosted_mcp.adapters.mcp_probe import McpReadinessProbe
@@ -40,6 +41,11 @@ from hosted_mcp_local.supervisor import ProcessSupervisor
 
 logger = Logger(service="hosted-mcp-local")
 DB_FILE = "hosted-mcp.db"
+LOCK_FILE = "platform.lock"
+
+
+class DataDirInUse(RuntimeError):
+    """Another platform process holds this data directory."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class Platform:
     def __init__(self, config: PlatformConfig) -> None:
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock: TextIO | None = None
+        self._lock_data_dir()
         self.store = SqliteServerStore(config.data_dir / DB_FILE)
         self.api_keys = SqliteApiKeyStore(self.store)
         self.issuer = LocalIssuer(config.data_dir)
@@ -99,7 +107,22 @@ class Platform:
             self._reconciler.join(timeout=5)
         self.supervisor.close()
         self.store.close()
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the lock
+            self._lock = None
         logger.info("platform stopped")
+
+    def _lock_data_dir(self) -> None:
+        """One platform per data directory: a second one would end the first one's servers as orphans."""
+        import fcntl
+
+        handle = (self.config.data_dir / LOCK_FILE).open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            handle.close()
+            raise DataDirInUse(f"another hosted-mcp serve is using {self.config.data_dir}") from error
+        self._lock = handle
 
     def resume(self) -> None:
         """Processes do not outlive the platform: bring back running servers and re-drive transitional records.

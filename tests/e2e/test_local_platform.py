@@ -237,8 +237,9 @@ def test_killed_server_process_is_restarted_within_the_liveness_interval(platfor
     killed_at = time.monotonic()
 
     # Then the supervisor notices through a real MCP call, restarts it, and the record shows the restart
-    wait_until(lambda: platform.get(record["id"])["restarts"] >= 1, 30, "the restart to be recorded")
-    assert time.monotonic() - killed_at < FAST_LIVENESS["interval"] * 2 + 10
+    wait_until(lambda: platform.get(record["id"])["restarts"] >= 1, 40, "the restart to be recorded")
+    # detection takes at most one interval plus the probe's timeout; the rest is slack for a busy machine
+    assert time.monotonic() - killed_at < FAST_LIVENESS["interval"] * 2 + 15
     assert platform.get(record["id"])["status"] == "InService"
     wait_until(lambda: _answers(record["url"], token), 30, "the restarted server to answer")
 

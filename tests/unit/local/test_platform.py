@@ -12,7 +12,7 @@ from hosted_mcp.logic.servers import create_server, utc_now
 from hosted_mcp.models.api import CreateServerRequest
 from hosted_mcp.models.events import StatusChanged
 from hosted_mcp.models.fields import ServerStatus
-from hosted_mcp_local.platform import Platform, PlatformConfig
+from hosted_mcp_local.platform import DataDirInUse, Platform, PlatformConfig
 
 from tests.unit.local.conftest import ADMIN
 
@@ -98,3 +98,8 @@ def test_records_and_audit_survive_a_restart(tmp_path: Path) -> None:
         assert again.issuer.kid == first.issuer.kid
     finally:
         again.stop()
+
+
+def test_a_second_platform_on_the_same_data_directory_is_refused(platform: Platform, tmp_path: Path) -> None:
+    with pytest.raises(DataDirInUse):
+        Platform(config(tmp_path))
