@@ -722,3 +722,30 @@ def test_the_deploy_sample_creates_the_stack_of_its_record(choreography: Choreog
     noted = choreography.record(record.id)
     assert noted is not None
     assert noted.deploymentId == stack.stack_id
+
+
+def test_a_busy_stack_fails_only_its_record_of_the_batch_and_the_retry_applies_it(choreography: Choreography) -> None:
+    flow = choreography
+    busy_id, other_id = flow.create(), flow.create(name="other-server")
+    flow.run()
+    busy = next(s for s in flow.cfn.stacks.values() if busy_id in s.name)
+    # Given one server's stack is busy with an operation someone else started
+    busy.status = "UPDATE_IN_PROGRESS"
+    flow.update(busy_id, {"environment": {"LOG_LEVEL": "debug"}})
+    flow.update(other_id, {"enabled": False})
+    batch = [r for r in flow._stream_records() if wakes("ApplyFunction", r)]
+    assert len(batch) == 2
+    # When the apply function gets both changes in one batch
+    result = flow.handlers["apply"].handler({"Records": batch}, FakeLambdaContext())
+    # Then it reports exactly the busy one as failed (Lambda retries it), and applied the other
+    failed = next(r for r in batch if busy_id in json.dumps(r["dynamodb"]["Keys"]))
+    assert result == {"batchItemFailures": [{"itemIdentifier": failed["dynamodb"]["SequenceNumber"]}]}
+    # And when the retry comes after the other operation finished, the change is applied and everything settles
+    busy.status = "UPDATE_COMPLETE"
+    assert flow.handlers["apply"].handler({"Records": [failed]}, FakeLambdaContext()) == {"batchItemFailures": []}
+    flow.run()
+    record, other = flow.record(busy_id), flow.record(other_id)
+    assert record is not None
+    assert other is not None
+    assert (record.status, record.spec.environment) == (ServerStatus.IN_SERVICE, {"LOG_LEVEL": "debug"})
+    assert other.status is ServerStatus.STOPPED
