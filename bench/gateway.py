@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.harness import McpSession, RunningPlatform, stdio_body
+from bench.harness import McpSession, RunningPlatform, cpu_seconds, stdio_body
 from bench.stats import Table, Target, ms, percentile, ratio, times
 
 LATENCY_TARGET = Target(1.10)
@@ -27,6 +27,8 @@ class Phase:
     latencies: list[float]
     elapsed: float
     errors: int
+    gateway_cpu: float = 0.0  # CPU seconds the platform process spent during the phase
+    replica_cpu: float = 0.0  # CPU seconds mcp-proxy and the server spent during the phase
 
     @property
     def rate(self) -> float:
@@ -70,8 +72,16 @@ def load(url: str, headers: dict[str, str], clients: int, calls: int, seconds: f
 
 def merge(phases: list[Phase]) -> Phase:
     return Phase(
-        [s for p in phases for s in p.latencies], sum(p.elapsed for p in phases), sum(p.errors for p in phases)
+        [s for p in phases for s in p.latencies],
+        sum(p.elapsed for p in phases),
+        sum(p.errors for p in phases),
+        sum(p.gateway_cpu for p in phases),
+        sum(p.replica_cpu for p in phases),
     )
+
+
+def per_call(cpu: float, phase: Phase) -> str:
+    return ms(cpu / max(1, len(phase.latencies)))
 
 
 def run(args: Any) -> list[Table]:
@@ -92,13 +102,31 @@ def run(args: Any) -> list[Table]:
             for _ in range(ROUNDS):
                 for clients in (1, 8):
                     for name, (url, headers) in paths.items():
+                        replica = platform.replica_pids(created["id"])
+                        assert platform.process is not None
+                        before = cpu_seconds([platform.process.pid]), cpu_seconds(replica)
                         phase = load(url, headers, clients, args.calls // ROUNDS, args.seconds / ROUNDS)
+                        phase.gateway_cpu = cpu_seconds([platform.process.pid]) - before[0]
+                        phase.replica_cpu = cpu_seconds(replica) - before[1]
                         results.setdefault((name, clients), []).append(phase)
         finally:
             platform.stop()
     table = Table(
         "Gateway overhead: tools/call (echo) through /mcp/{name}/mcp vs the replica's own port (loopback)",
-        ["clients", "path", "calls", "errors", "p50", "p95", "calls/s", "p50 ratio", "calls/s ratio", "verdict"],
+        [
+            "clients",
+            "path",
+            "calls",
+            "errors",
+            "p50",
+            "p95",
+            "calls/s",
+            "p50 ratio",
+            "calls/s ratio",
+            "verdict",
+            "CPU/call gateway",
+            "CPU/call mcp-proxy+server",
+        ],
     )
     for clients in (1, 8):
         direct, gateway = merge(results[("direct", clients)]), merge(results[("gateway", clients)])
@@ -115,6 +143,8 @@ def run(args: Any) -> list[Table]:
             "1.00x",
             "1.00x",
             "",
+            per_call(direct.gateway_cpu, direct),
+            per_call(direct.replica_cpu, direct),
         )
         verdict = f"p50 {LATENCY_TARGET.verdict(latency_ratio)}; calls/s {THROUGHPUT_TARGET.verdict(rate_ratio)}"
         table.add(
@@ -128,6 +158,8 @@ def run(args: Any) -> list[Table]:
             times(latency_ratio),
             times(rate_ratio),
             verdict,
+            per_call(gateway.gateway_cpu, gateway),
+            per_call(gateway.replica_cpu, gateway),
         )
     table.notes = [
         f"Targets: p50 {LATENCY_TARGET.describe()}, calls/s {THROUGHPUT_TARGET.describe()}. Each client has its own "
@@ -135,5 +167,8 @@ def run(args: Any) -> list[Table]:
         "client and path in total.",
         "The client, the gateway, mcp-proxy and the server share this machine's CPUs: at 8 clients the ratio "
         "includes the gateway's CPU competing with mcp-proxy's.",
+        "CPU/call: CPU time (user + system, /proc) each side spent per call during the phase; unlike latency it "
+        "does not move with other load on a shared machine. The gateway's own cost is its CPU/call on the "
+        "gateway path.",
     ]
     return [table]

@@ -334,6 +334,18 @@ class RunningPlatform:
             raise RuntimeError(f"delete failed: {response.status_code} {response.text}")
         self.wait_for(server_id, None)
 
+    def replica_pids(self, server_id: str) -> list[int]:
+        """mcp-proxy and the server it wraps: every process whose cwd is the server's working directory."""
+        workdir = (self.data_dir / "servers" / server_id / "work").resolve()
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and Path(os.readlink(entry / "cwd")) == workdir:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        return found
+
     def replica_port(self, server_id: str) -> int:
         """The port of the server's mcp-proxy, read from the process whose cwd is the server's working directory."""
         workdir = (self.data_dir / "servers" / server_id / "work").resolve()
@@ -359,6 +371,19 @@ class RunningPlatform:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=5)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time consumed so far by `pids` (Linux /proc), robust to other load on the machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def stdio_body(name: str) -> dict[str, Any]:
