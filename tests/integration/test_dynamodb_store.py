@@ -18,12 +18,15 @@ from hosted_mcp.adapters.dynamodb import (
     is_server_item,
     record_from_image,
 )
+from hosted_mcp.adapters.memory import InMemoryServerStore
 from hosted_mcp.errors import ConcurrentModification, InvalidRequest, NameConflict
 from hosted_mcp.logic import servers
 from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
 from hosted_mcp.models.domain import Caller, PendingChange, ServerRecord
 from hosted_mcp.models.fields import ServerStatus
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import SERVERS_TABLE
 from tests.support.ddb import create_servers_table
@@ -380,3 +383,81 @@ def test_images_of_the_record_parse_and_other_items_are_skipped(store: Any, clie
     assert all(record_from_image(image) is None for image in skipped)
     assert record_from_image(None) is None
     assert not is_server_item({})
+
+
+# -- how service errors map to domain errors ----------------------------------------------------------------------
+
+
+class RefusingClient:
+    """A client whose transactions are cancelled with the given reasons (what DynamoDB reports, item by item)."""
+
+    def __init__(self, *codes: str | None, error_code: str = "TransactionCanceledException") -> None:
+        self.response = {
+            "Error": {"Code": error_code, "Message": "refused"},
+            "CancellationReasons": [{"Code": code or "None"} for code in codes],
+        }
+
+    def transact_write_items(self, **_: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        raise ClientError(self.response, "TransactWriteItems")  # type: ignore[arg-type]
+
+
+def a_record(admin: Caller) -> tuple[ServerRecord, Any]:
+    memory = InMemoryServerStore()
+    record = create(memory, admin)
+    return record, memory.audit_trail(record.id)[0]
+
+
+@pytest.mark.parametrize(
+    ("codes", "error"),
+    [
+        ((None, "ConditionalCheckFailed", None), NameConflict),
+        (("ConditionalCheckFailed", None, None), NameConflict),
+        ((None, "TransactionConflict", None), ConcurrentModification),
+        (("TransactionConflict", None, None), ConcurrentModification),
+    ],
+)
+def test_cancelled_creations_map_to_domain_errors(admin: Caller, codes: tuple[str | None, ...], error: type) -> None:
+    record, audit = a_record(admin)
+    with pytest.raises(error):
+        DynamoDbServerStore(RefusingClient(*codes), "t").create(record, audit)
+
+
+@pytest.mark.parametrize("codes", [("ConditionalCheckFailed", None), ("TransactionConflict", None)])
+def test_cancelled_status_writes_are_concurrent_modifications(admin: Caller, codes: tuple[str | None, ...]) -> None:
+    record, audit = a_record(admin)
+    store = DynamoDbServerStore(RefusingClient(*codes), "t")
+    with pytest.raises(ConcurrentModification):
+        store.replace(record, record.evolve(version=2), audit)
+    with pytest.raises(ConcurrentModification):
+        store.remove(record, audit)
+
+
+def test_other_service_errors_are_not_disguised_as_conflicts(admin: Caller) -> None:
+    from botocore.exceptions import ClientError
+
+    record, audit = a_record(admin)
+    store = DynamoDbServerStore(RefusingClient(error_code="ProvisionedThroughputExceededException"), "t")
+    with pytest.raises(ClientError):
+        store.create(record, audit)
+    with pytest.raises(ClientError):
+        store.replace(record, record.evolve(version=2), audit)
+
+
+def test_a_store_can_be_built_from_a_table_resource(servers_table: Any, admin: Caller) -> None:
+    store = DynamoDbServerStore.from_table(servers_table)
+    record = create(store, admin)
+    assert store.get(record.id) == record
+
+
+@settings(max_examples=300, deadline=None)
+@given(token=st.one_of(st.text(max_size=200), st.binary(max_size=200).map(lambda b: _b64(b))))
+def test_any_token_either_decodes_or_is_a_bad_request_naming_next_token(token: str) -> None:
+    problems: list[str] = []
+    try:
+        key = decode_next_token(token)
+    except InvalidRequest as error:
+        problems = [p.field for p in error.problems]
+        key = None
+    assert problems == ["nextToken"] if key is None else set(key) == {"pk", "sk", "gsi1pk", "gsi1sk"}
