@@ -461,3 +461,16 @@ def test_any_token_either_decodes_or_is_a_bad_request_naming_next_token(token: s
         problems = [p.field for p in error.problems]
         key = None
     assert problems == ["nextToken"] if key is None else set(key) == {"pk", "sk", "gsi1pk", "gsi1sk"}
+
+
+def test_attributes_this_version_does_not_know_are_ignored_on_read(store: Any, client: Any, admin: Caller) -> None:
+    record = create(store, admin)
+    key = {"pk": {"S": f"SERVER#{record.id}"}, "sk": {"S": "META"}}
+    values = {":t": {"N": "1"}}
+    client.update_item(
+        TableName=SERVERS_TABLE,
+        Key=key,
+        UpdateExpression="SET expiresAt = :t",
+        ExpressionAttributeValues=values,
+    )
+    assert store.get(record.id) == record

@@ -57,7 +57,8 @@ def audit_sort_key(version: int) -> str:
 
 
 class _Item(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Attributes this version does not know (added by a newer one, or TTLs) are ignored on read, never fatal.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     def to_attributes(self) -> dict[str, Any]:
         """Low-level AttributeValue map (JSON mode: dates as ISO strings, numbers as DynamoDB numbers)."""
