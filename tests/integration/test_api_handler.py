@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
 from hosted_mcp.adapters.dynamodb import DynamoDbServerStore
 from hosted_mcp.logic.transitions import move
-from hosted_mcp.models.domain import ServerRecord
+from hosted_mcp.models.domain import Caller, ServerRecord
 from hosted_mcp.models.fields import ServerStatus
 from hypothesis import HealthCheck, given, settings
+from hypothesis import event as event_label
 from hypothesis import strategies as st
 
 from tests.conftest import SERVERS_TABLE
@@ -399,26 +401,64 @@ field_names = st.sampled_from(
         *("autoScalingConfig", "loadBalancerConfig", "containerHealthCheckConfig"),
     ]
 )
+KNOWN_ID = "0123456789abcdef0123456789abcdef"
+plausible_updates = st.dictionaries(
+    st.sampled_from(["enabled", "description", "cpu", "memoryLimitMiB", "environment", "autoScalingConfig", "groups"]),
+    st.one_of(
+        st.booleans(),
+        st.text(max_size=10),
+        st.sampled_from([256, 512, 1024, 2048, 4096, 300, 1536, 30720]),
+        st.dictionaries(st.from_regex(r"[A-Z_]{1,8}", fullmatch=True), st.text(max_size=8), max_size=2),
+        st.fixed_dictionaries({"minCapacity": st.integers(-1, 5), "maxCapacity": st.integers(-1, 5)}),
+        st.lists(st.text(max_size=8), max_size=3),
+    ),
+    min_size=1,
+    max_size=3,
+).map(json.dumps)
 bodies = st.one_of(
+    plausible_updates,
     st.dictionaries(field_names, json_values, max_size=8).map(lambda d: {**MINIMAL, **d}).map(json.dumps),
+    st.dictionaries(field_names, json_values, min_size=1, max_size=4).map(json.dumps),
     json_values.map(json.dumps),
     st.text(max_size=50),
     st.none(),
 )
-paths = st.one_of(
-    st.just("/mcp"),
+known_paths = st.sampled_from(["/mcp", f"/mcp/{KNOWN_ID}", f"/mcp/{KNOWN_ID}/audit"])
+any_paths = st.one_of(
     st.text(min_size=1, max_size=80).map(lambda s: "/mcp/" + s),
     st.text(min_size=1, max_size=20).map(lambda s: "/mcp/" + s + "/audit"),
     st.text(max_size=30).map(lambda s: "/" + s),
 )
+paths = st.integers(0, 9).flatmap(lambda n: known_paths if n < 6 else any_paths)  # mostly real routes
 queries = st.none() | st.dictionaries(st.sampled_from(["limit", "nextToken", "x"]), st.text(max_size=40), max_size=3)
+
+
+def server_in_service(store: DynamoDbServerStore, admin: Caller) -> None:
+    """Given-step for each example: a known server, back in service whatever the previous example did to it."""
+    from hosted_mcp.logic.servers import create_server
+    from hosted_mcp.models.api import CreateServerRequest
+
+    record = store.get(KNOWN_ID)
+    if record is None:
+        request = CreateServerRequest.model_validate({**MINIMAL, "name": "known"})
+        record = create_server(store, request, admin, now=datetime.now(UTC), new_id=lambda: KNOWN_ID)
+    if record.status is not ServerStatus.IN_SERVICE:
+        move(store, record, ServerStatus.IN_SERVICE, actor="deployer", reason="test setup", now=record.updatedAt)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"]), path=paths, body=bodies, query=queries)
 def test_no_request_makes_the_api_fail(
-    api: Invoke, method: str, path: str, body: str | None, query: dict[str, str] | None
+    api: Invoke,
+    store: DynamoDbServerStore,
+    admin: Caller,
+    method: str,
+    path: str,
+    body: str | None,
+    query: dict[str, str] | None,
 ) -> None:
+    # Given
+    server_in_service(store, admin)
     server_id = path.split("/")[2] if path.startswith("/mcp/") else None
     event = api_event(
         method,
@@ -428,7 +468,10 @@ def test_no_request_makes_the_api_fail(
         path_parameters={"serverId": server_id} if server_id else None,
     )
 
+    # When
     result = api(event)
 
+    # Then
+    event_label(f"{method} -> {result['statusCode']}")
     assert result["statusCode"] < 500, (event, result)
     assert isinstance(response_json(result), dict)
