@@ -407,8 +407,12 @@ def cmd_events(args: argparse.Namespace) -> int:
     client = api(args)
     params = {"serverId": client.server(args.server)["id"]} if args.server else {}
     try:
+        following = False
         for event in sse_stream(client, params, read_timeout=60.0):
             if not event:
+                if not following:
+                    print(f"following status events from {client.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+                    following = True
                 continue
             print(json.dumps(event) if args.json else describe_event(event), flush=True)
     except httpx.HTTPError as error:

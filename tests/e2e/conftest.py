@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hosted_mcp_local.supervisor import tagged_processes
 
 from tests.e2e.platform import TOOLS, LocalPlatform, proxy_bin
 from tests.support.lambdas import REPO_ROOT
 
 TIME_SERVER_REQUIREMENTS = REPO_ROOT / "tools" / "mcp-server-time.txt"
+
+
+def data_dir_tag(data_dir: Path) -> str:
+    return hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -40,6 +46,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory, proxy: str) -> Iterator[L
         yield running
     finally:
         running.stop()
+    # No orphan: every process the platform started (tagged with its data directory) ended with it
+    assert tagged_processes(f"{data_dir_tag(running.data_dir)}:") == []
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -360,3 +362,33 @@ def test_an_api_key_calls_servers_of_its_groups_until_revoked(platform: LocalPla
     with platform.admin() as api:
         assert api.delete(f"/api-keys/{issued.json()['keyId']}").status_code == 200
     assert httpx.post(greeter["url"], json=initialize, headers=headers).status_code == 401
+
+
+def test_events_follow_status_changes_as_they_happen(platform: LocalPlatform) -> None:
+    # Given `hosted-mcp events --json` following the platform
+    env = {**os.environ, "HOSTED_MCP_URL": platform.url, "HOSTED_MCP_TOKEN": platform.token("root", admin=True)}
+    env["PYTHONPATH"] = os.pathsep.join(str(REPO_ROOT / p) for p in ("shared", "local"))
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "hosted_mcp_local.cli", "events", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert follower.stderr is not None
+        assert follower.stderr.readline().startswith(b"following status events")  # subscribed
+        # When a server is created
+        created = platform.create(stdio_greeter("watched"))
+        # Then its transitions arrive in order, each as one JSON line
+        seen = []
+        assert follower.stdout is not None
+        for line in follower.stdout:
+            detail = json.loads(line)["detail"]
+            if detail["serverId"] == created["id"]:
+                seen.append(detail["toStatus"])
+            if detail["toStatus"] in ("InService", "Failed") and detail["serverId"] == created["id"]:
+                break
+        assert seen == ["Creating", "InService"]
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
