@@ -524,10 +524,21 @@ def parser() -> argparse.ArgumentParser:
         return sub
 
     serve = commands.add_parser("serve", help="run the whole platform on this machine")
-    serve.add_argument("--port", type=int, default=int(os.environ.get("HOSTED_MCP_PORT") or DEFAULT_PORT))
-    serve.add_argument("--host", default=os.environ.get("HOSTED_MCP_HOST") or DEFAULT_HOST, help="bind address")
     serve.add_argument(
-        "--data-dir", default=default_data_dir(), help="where records, keys, logs and server files live (./.data)"
+        "--port",
+        type=int,
+        default=int(os.environ.get("HOSTED_MCP_PORT") or DEFAULT_PORT),
+        help=f"port (env HOSTED_MCP_PORT; default {DEFAULT_PORT})",
+    )
+    serve.add_argument(
+        "--host",
+        default=os.environ.get("HOSTED_MCP_HOST") or DEFAULT_HOST,
+        help=f"bind address (env HOSTED_MCP_HOST; default {DEFAULT_HOST}, loopback only)",
+    )
+    serve.add_argument(
+        "--data-dir",
+        default=default_data_dir(),
+        help="records, keys, logs and server files (env HOSTED_MCP_DATA_DIR; default ./.data)",
     )
     serve.add_argument(
         "--allowed-host", action="append", help="extra Host/Origin name the gateway accepts (repeatable)"
@@ -537,7 +548,9 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve)
 
     token = commands.add_parser("token", help="mint a short-lived token from this machine's local issuer")
-    token.add_argument("--data-dir", default=default_data_dir())
+    token.add_argument(
+        "--data-dir", default=default_data_dir(), help="the platform's data directory (env HOSTED_MCP_DATA_DIR)"
+    )
     token.add_argument("--user", required=True)
     token.add_argument("--groups", default="", help="comma-separated groups, e.g. finance,research")
     token.add_argument("--admin", action="store_true", help="add the admin group (management API access)")
