@@ -88,6 +88,7 @@ class Replica:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)  # the process exited, or stop
     keeper: threading.Thread | None = None
 
     @property
@@ -378,6 +379,8 @@ class ProcessSupervisor(DeploymentBackend):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        process = replica.process
+        threading.Thread(target=self._watch_exit, args=(replica, process), name="supervisor-exit", daemon=True).start()
         logger.info(
             "replica started",
             server_id=deployment.server_id,
@@ -407,6 +410,7 @@ class ProcessSupervisor(DeploymentBackend):
     def _stop_replicas(self, replicas: list[Replica]) -> None:
         for replica in replicas:
             replica.stop.set()
+            replica.wake.set()
         _end_many([(r.process, r.tag) for r in replicas if r.process is not None])
         for replica in replicas:
             if replica.keeper is not None and replica.keeper is not threading.current_thread():
@@ -425,7 +429,12 @@ class ProcessSupervisor(DeploymentBackend):
         failures = 0
         consecutive_restarts = 0
         url = replica.base_url + endpoint_path(spec)
-        while not replica.stop.wait(health.interval):
+        while True:
+            # Woken at once when the process exits; otherwise the real MCP call runs every interval.
+            replica.wake.wait(health.interval)
+            if replica.stop.is_set():
+                return
+            replica.wake.clear()
             problem = self._liveness_problem(replica, url, spec)
             if problem is None:
                 failures, consecutive_restarts = 0, 0
@@ -434,7 +443,8 @@ class ProcessSupervisor(DeploymentBackend):
             logger.warning(
                 "replica unhealthy", server_id=deployment.server_id, replica=replica.index, failures=failures
             )
-            if failures < health.retries:
+            exited = replica.process is not None and replica.process.poll() is not None
+            if failures < health.retries and not exited:
                 continue
             delay = min(MAX_BACKOFF_SECONDS, 2.0**consecutive_restarts - 1)
             if delay and replica.stop.wait(delay):
@@ -443,6 +453,16 @@ class ProcessSupervisor(DeploymentBackend):
             failures = 0
             if not self._restart(deployment, replica, spec, problem):
                 return
+
+    @staticmethod
+    def _watch_exit(replica: Replica, process: subprocess.Popen[bytes]) -> None:
+        """Wake the keeper when this process exits by itself (not when it was replaced or stopped).
+
+        `waitid(WNOWAIT)` waits without reaping and without Popen's lock, so `poll()` elsewhere keeps working."""
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+        if replica.process is process and not replica.stop.is_set():
+            replica.wake.set()
 
     def _liveness_problem(self, replica: Replica, url: str, spec: ServerSpec) -> str | None:
         assert replica.process is not None

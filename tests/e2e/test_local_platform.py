@@ -284,9 +284,9 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-def _answers(url: str, token: str) -> bool:
+def _answers(url: str, token: str, greeting: str = "Hello") -> bool:
     try:
-        return call_tool(url, token, "greet", {"name": "back"}) == "Hello, back!"
+        return call_tool(url, token, "greet", {"name": "back"}) == f"{greeting}, back!"
     except Exception:
         return False
 
@@ -392,3 +392,21 @@ def test_events_follow_status_changes_as_they_happen(platform: LocalPlatform) ->
     finally:
         follower.terminate()
         follower.wait(timeout=10)
+
+
+def test_an_exited_server_is_restarted_at_once_not_at_the_next_check(platform: LocalPlatform) -> None:
+    # Given an HTTP server with the default liveness interval (30 s)
+    created = platform.create(
+        {"name": "crashy", "serverType": "http", "startCommand": "python server.py", "s3Path": "examples/greeter-http"}
+    )
+    record = platform.wait(created["id"])
+    assert record is not None
+    assert record["containerHealthCheckConfig"]["interval"] == 30
+    [server] = processes_in(platform.workdir(record["id"]))
+
+    # When its process dies
+    os.kill(server, signal.SIGKILL)
+
+    # Then it is restarted well before the next periodic check would have noticed, and answers again
+    wait_until(lambda: platform.get(record["id"])["restarts"] >= 1, 20, "the restart to be recorded")
+    wait_until(lambda: _answers(record["url"], platform.token("ada"), "Hello"), 30, "the server to answer")
