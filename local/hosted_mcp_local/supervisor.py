@@ -280,7 +280,7 @@ class ProcessSupervisor(DeploymentBackend):
         deployment.workdir.mkdir(parents=True, exist_ok=True)
         if source is not None:
             if source.is_dir():
-                shutil.copytree(source, deployment.workdir, dirs_exist_ok=True)
+                shutil.copytree(source, deployment.workdir, dirs_exist_ok=True, symlinks=True)  # links stay links
             else:
                 shutil.copy2(source, deployment.workdir / source.name)
         if not record.desired_enabled:
