@@ -302,6 +302,9 @@ class ProcessSupervisor(DeploymentBackend):
         deployment.workdir.mkdir(parents=True, exist_ok=True)
         problem = self._start_set(deployment, record.desired_spec, report=True)
         if problem:
+            if record.enabled and not deployment.replicas:
+                # The old configuration was running before a platform restart: a rollback must leave it running.
+                self._start_set(deployment, record.spec, report=False)
             return self._settlement(record, "rolledBack", problem)
         return self._settlement(record, "deployed", f"{len(deployment.replicas)} replica(s) answer MCP")
 

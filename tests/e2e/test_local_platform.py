@@ -410,3 +410,28 @@ def test_an_exited_server_is_restarted_at_once_not_at_the_next_check(platform: L
     # Then it is restarted well before the next periodic check would have noticed, and answers again
     wait_until(lambda: platform.get(record["id"])["restarts"] >= 1, 20, "the restart to be recorded")
     wait_until(lambda: _answers(record["url"], platform.token("ada"), "Hello"), 30, "the server to answer")
+
+
+def test_an_update_that_does_not_start_rolls_back_and_the_old_config_keeps_answering(platform: LocalPlatform) -> None:
+    record = platform.wait(platform.create(stdio_greeter("steadfast"))["id"])
+    assert record is not None
+    token = platform.token("ada")
+
+    # When an update makes the server fail at start
+    with platform.admin() as api:
+        bad = {"environment": {"GREETING": "Broken", "STARTUP_DELAY": "not-a-number"}}
+        assert api.put(f"/mcp/{record['id']}", json=bad).status_code == 200
+    rolled_back = platform.wait(record["id"])
+
+    # Then the record is back InService with the real reason, the old configuration, and the old replicas answering
+    assert rolled_back is not None
+    assert rolled_back["lastError"]
+    assert rolled_back["environment"] == {"GREETING": "Hello"}
+    assert [e["toStatus"] for e in _audit(platform, record["id"])][-2:] == ["Updating", "InService"]
+    assert call_tool(record["url"], token, "greet", {"name": "Ada"}) == "Hello, Ada!"
+
+
+def _audit(platform: LocalPlatform, server_id: str) -> list[dict]:
+    with platform.admin() as api:
+        items: list[dict] = api.get(f"/mcp/{server_id}/audit").json()["Items"]
+    return items
