@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -30,10 +32,12 @@ from hypothesis import strategies as st
 
 from tests.conftest import SERVERS_TABLE
 from tests.support.ddb import create_servers_table
+from tests.support.dynamodb_local import dynamodb_local, unavailable_reason
 from tests.support.races import ReadTogetherStore, race
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 RACE_ROUNDS = 40
+LOCAL_RACE_ROUNDS = 100  # DynamoDB Local is quick: more rounds for the same time
 
 
 @pytest.fixture
@@ -474,3 +478,78 @@ def test_attributes_this_version_does_not_know_are_ignored_on_read(store: Any, c
         ExpressionAttributeValues=values,
     )
     assert store.get(record.id) == record
+
+
+# -- the same races on Amazon's own engine (DynamoDB Local), no emulator patch ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_endpoint() -> Iterator[str]:
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    with dynamodb_local() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def local_client(local_endpoint: str) -> Any:
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=local_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    name = f"servers-{uuid.uuid4().hex[:8]}"
+    create_servers_table(client, name)
+    client.get_waiter("table_exists").wait(TableName=name)
+    client.table_name = name
+    return client
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("conflict", list(CONFLICTS))
+def test_two_conflicting_transitions_exactly_one_wins_on_dynamodb_local(
+    local_client: Any, admin: Caller, conflict: str
+) -> None:
+    first, second = CONFLICTS[conflict]
+    store = DynamoDbServerStore(local_client, local_client.table_name)
+    for round_ in range(LOCAL_RACE_ROUNDS):
+        # Given a server in service, read by both contenders at the same version
+        record = in_service(store, admin, f"race-{round_}")
+        contenders = ReadTogetherStore(store, 2)
+
+        # When both ask for their transition at once
+        outcomes = race(
+            {
+                "first": partial(first, contenders, record.id, admin),
+                "second": partial(second, contenders, record.id, admin),
+            }
+        )
+
+        # Then exactly one wins and the engine holds exactly the winner's write
+        winners = [o for o in outcomes if o.won]
+        assert len(winners) == 1, (round_, outcomes)
+        assert all(isinstance(o.error, ConcurrentModification) for o in outcomes if not o.won)
+        assert store.get(record.id) == winners[0].result
+        assert len(store.audit_trail(record.id)) == 3
+
+
+@pytest.mark.slow
+def test_concurrent_creations_of_one_name_yield_one_record_on_dynamodb_local(local_client: Any, admin: Caller) -> None:
+    store = DynamoDbServerStore(local_client, local_client.table_name)
+    for round_ in range(LOCAL_RACE_ROUNDS):
+        barrier = threading.Barrier(2, timeout=30)
+
+        def create_at_once(name: str, barrier: threading.Barrier = barrier) -> ServerRecord:
+            barrier.wait()
+            return create(store, admin, name)
+
+        outcomes = race(
+            {"a": partial(create_at_once, f"name-{round_}"), "b": partial(create_at_once, f"NAME {round_}")}
+        )
+
+        assert sum(o.won for o in outcomes) == 1, (round_, outcomes)
+        assert all(isinstance(o.error, NameConflict | ConcurrentModification) for o in outcomes if not o.won)
+        assert store.get_by_name(f"name{round_}") is not None
