@@ -6,7 +6,6 @@ import copy
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from hosted_mcp.models.domain import Caller
 
@@ -138,10 +137,6 @@ def with_caller(event: dict[str, Any], caller: Caller | None) -> dict[str, Any]:
     else:
         result["requestContext"]["authorizer"] = {**caller.to_authorizer_context(), "principalId": caller.username}
     return result
-
-
-def query_string(query: dict[str, str]) -> str:
-    return urlencode(query)
 
 
 def response_json(result: dict[str, Any]) -> Any:
