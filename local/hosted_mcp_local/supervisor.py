@@ -206,7 +206,7 @@ class ProcessSupervisor(DeploymentBackend):
     def restore(self, record: ServerRecord) -> threading.Thread:
         """Bring back the processes of a server that was running when the platform stopped (join to await it)."""
         deployment = self._deployment(record)
-        return self._spawn(lambda: self._start_set(deployment, record.spec, report=False))
+        return self._spawn(lambda: self._start_set(deployment, record.spec))
 
     def reap_orphans(self) -> int:
         """End processes an earlier platform on this data directory left running (it was killed, not stopped)."""
@@ -285,7 +285,7 @@ class ProcessSupervisor(DeploymentBackend):
                 shutil.copy2(source, deployment.workdir / source.name)
         if not record.desired_enabled:
             return self._settlement(record, "deployed", "deployed stopped")
-        problem = self._start_set(deployment, record.desired_spec, report=True)
+        problem = self._start_set(deployment, record.desired_spec)
         if problem:
             return self._settlement(record, "failed", problem)
         count = len(deployment.replicas)
@@ -300,11 +300,11 @@ class ProcessSupervisor(DeploymentBackend):
                 deployment.spec = record.desired_spec
             return self._settlement(record, "deployed", f"stopped {stopped} replica(s)")
         deployment.workdir.mkdir(parents=True, exist_ok=True)
-        problem = self._start_set(deployment, record.desired_spec, report=True)
+        problem = self._start_set(deployment, record.desired_spec)
         if problem:
             if record.enabled and not deployment.replicas:
                 # The old configuration was running before a platform restart: a rollback must leave it running.
-                self._start_set(deployment, record.spec, report=False)
+                self._start_set(deployment, record.spec)
             return self._settlement(record, "rolledBack", problem)
         return self._settlement(record, "deployed", f"{len(deployment.replicas)} replica(s) answer MCP")
 
@@ -317,7 +317,7 @@ class ProcessSupervisor(DeploymentBackend):
             self._deployments.pop(record.id, None)
         return self._settlement(record, "deployed", "processes stopped and working directory removed")
 
-    def _start_set(self, deployment: LocalDeployment, spec: ServerSpec, *, report: bool) -> str | None:
+    def _start_set(self, deployment: LocalDeployment, spec: ServerSpec) -> str | None:
         """Start a full replica set for `spec`; swap it in once every replica answers MCP, else keep the old one."""
         count = spec.autoScalingConfig.minCapacity
         generation = time.monotonic_ns()
@@ -340,7 +340,7 @@ class ProcessSupervisor(DeploymentBackend):
         self._stop_replicas(old)
         for replica in fresh:
             self._keep(deployment, replica, spec)
-        logger.info("replicas running", server_id=deployment.server_id, replicas=count, report=report)
+        logger.info("replicas running", server_id=deployment.server_id, replicas=count)
         return None
 
     def _new_replica(self, deployment: LocalDeployment, index: int, generation: int) -> Replica:
