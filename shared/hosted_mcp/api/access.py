@@ -10,7 +10,15 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from hosted_mcp.api.routes import ApiServices, M, ManagementResolver, _errors, caller_with_role, json_response
+from hosted_mcp.api.routes import (
+    ApiServices,
+    M,
+    ManagementResolver,
+    _errors,
+    caller_with_role,
+    json_response,
+    public_base_url,
+)
 from hosted_mcp.auth.access import Role
 from hosted_mcp.auth.api_keys import ApiKeyStore
 from hosted_mcp.auth.authenticator import API_KEY_HEADER, bearer_token, header
@@ -93,7 +101,7 @@ def register_connection_routes(app: ManagementResolver, services: Callable[[], A
         items = access.connections_for(
             svc.store,
             caller,
-            base_url=svc.base_url,
+            base_url=public_base_url(svc.base_url, app.current_event),
             credential=None if placeholder else _presented_credential(app),
             keep_placeholder=placeholder,
         )

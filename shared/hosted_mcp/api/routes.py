@@ -130,6 +130,16 @@ def proxy_result(response: Response) -> dict[str, Any]:
     }
 
 
+def public_base_url(configured: str | None, event: Any) -> str | None:
+    """Where callers reach this API: the configured URL, else the domain and stage the request came through."""
+    if configured:
+        return configured
+    context = event.request_context
+    if context.domain_name and context.stage:
+        return f"https://{context.domain_name}/{context.stage}"
+    return None
+
+
 def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolver:
     """The management API over whatever adapters `services()` returns (AWS or one machine)."""
     app = ManagementResolver(enable_validation=True)
@@ -138,7 +148,7 @@ def build_resolver(services: Callable[[], ApiServices]) -> APIGatewayRestResolve
         return caller_with_role(app.current_event.request_context.authorizer.raw_event, Role.ADMIN)
 
     def view(record: ServerRecord) -> ServerView:
-        return ServerView.of(record, services().base_url)
+        return ServerView.of(record, public_base_url(services().base_url, app.current_event))
 
     @app.exception_handler(DomainError)
     def _domain_error(error: DomainError) -> Response:
