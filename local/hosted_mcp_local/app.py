@@ -1,11 +1,12 @@
 """The HTTP face of the one-machine platform: what API Gateway, the authorizer and the ALB do on AWS.
 
-- Management API (`/mcp`, `/mcp/{serverId}`, ...): each request becomes an API Gateway REST proxy event whose
-  `requestContext.authorizer` is the authenticated caller, resolved by the same Powertools resolver the Lambda
-  runs.
-- Data plane (`/mcp/{name}/mcp`, `/mcp/{name}/sse`, `/mcp/{name}/messages/`): authenticate, check the server's
-  groups, validate Host/Origin, pick the replica (sessions stay on the replica that created them) and stream the
-  exchange both ways without buffering.
+- Management API (`/mcp`, `/mcp/{serverId}`, ...): the decision the Lambda authorizer takes
+  (`hosted_mcp.auth.decision.decide`) allows the route for the caller, then the request becomes an API Gateway
+  REST proxy event whose `requestContext.authorizer` is that caller, resolved by the same Powertools resolver the
+  Lambda runs.
+- Data plane (`/mcp/{name}/mcp`, `/mcp/{name}/sse`, `/mcp/{name}/messages/`): validate Host/Origin, take the same
+  decision (which also names the server), pick the replica (sessions stay on the replica that created them) and
+  stream the exchange both ways without buffering.
 - `GET /events`: status events as a server-sent event stream (admins); `GET /mcp/{serverId}/logs`: local logs.
 - Everything else: the web UI's static files when they are installed.
 """
@@ -27,6 +28,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from aws_lambda_powertools import Logger
 from hosted_mcp.api.errors import error_response
+from hosted_mcp.auth.access import Role, require_role
+from hosted_mcp.auth.decision import Decision, decide
 from hosted_mcp.auth.forwarding import upstream_headers
 from hosted_mcp.errors import DomainError, Forbidden, NotFound
 from hosted_mcp.models.domain import Caller, ServerRecord
@@ -129,10 +132,15 @@ class Gateway:
         return self.platform.authenticator.authenticate(request.headers)
 
     def admin(self, request: Request) -> Caller:
+        """Local-only admin routes (events, logs): the shared admin rule."""
         caller = self.authenticate(request)
-        if not caller.isAdmin:
-            raise Forbidden("This requires the admin group")
+        require_role(caller, Role.ADMIN)
         return caller
+
+    def decide(self, request: Request) -> Decision:
+        """The data-plane and management decision of the Lambda authorizer, on the method and real path only."""
+        platform = self.platform
+        return decide(platform.authenticator, platform.store, request.method, request.url.path, request.headers)
 
     def host_problem(self, request: Request) -> Response | None:
         """DNS rebinding defence: only loopback or configured host names, in Host and in Origin."""
@@ -149,12 +157,11 @@ class Gateway:
     async def management(self, request: Request) -> Response:
         if (bad := self.host_problem(request)) is not None:
             return bad
-        authorizer: dict[str, str] | None = None
-        if _has_credential(request):
-            try:
-                authorizer = self.authenticate(request).to_authorizer_context()
-            except DomainError as error:
-                return domain_error(error)
+        try:
+            decision = self.decide(request)
+        except DomainError as error:
+            return domain_error(error)
+        authorizer = decision.caller.to_authorizer_context() if decision.caller is not None else None
         body = await request.body()
         event = proxy_event(request, body, authorizer)
         result = await run_in_threadpool(self.platform.resolver.resolve, event, _LambdaContext())  # type: ignore[arg-type]
@@ -223,14 +230,12 @@ class Gateway:
         if (bad := self.host_problem(request)) is not None:
             return bad
         try:
-            caller = self.authenticate(request)
+            decision = self.decide(request)
         except DomainError as error:
             return domain_error(error)
-        record = self.platform.store.get_by_name(name)
-        if record is None:
-            return domain_error(NotFound(f"No hosted server named {name}"))
-        if not caller.may_use(record.spec):
-            return domain_error(Forbidden("You are not in a group allowed to use this server"))
+        caller, record = decision.caller, decision.server
+        if caller is None or record is None:  # only a management route's decision names no server
+            return domain_error(Forbidden("No such route"))
         replicas = self.platform.supervisor.replica_urls(record.id)
         if record.status is not ServerStatus.IN_SERVICE or not replicas:
             retry = RETRY_AFTER_SECONDS.get(record.status, 5)
@@ -314,10 +319,6 @@ def _hostname(host_header: str) -> str:
     if host_header.startswith("["):
         return host_header.split("]")[0] + "]"
     return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
-
-
-def _has_credential(request: Request) -> bool:
-    return "authorization" in request.headers or "x-api-key" in request.headers
 
 
 def _sse_session(request: Request) -> str | None:
