@@ -40,6 +40,7 @@ class TestIdp:
     ec_key: Any = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
     rsa_kid: str = "rsa-1"
     ec_kid: str = "ec-1"
+    groups_claim: str = "cognito:groups"
 
     @property
     def jwks(self) -> list[dict[str, Any]]:
@@ -52,7 +53,7 @@ class TestIdp:
         values: dict[str, Any] = {
             "issuer": self.issuer,
             "audience": self.audience,
-            "groups_claim": "cognito:groups",
+            "groups_claim": self.groups_claim,
             "admin_group": ADMIN_GROUP,
         }
         values.update(overrides)
@@ -65,7 +66,7 @@ class TestIdp:
             "aud": self.audience,
             "sub": f"sub-{username}",
             "cognito:username": username,
-            "cognito:groups": groups if groups is not None else [],
+            self.groups_claim: groups if groups is not None else [],
             "iat": now,
             "nbf": now,
             "exp": now + 600,
@@ -151,6 +152,16 @@ class JwksServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def sign_hs256(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
+    """An HMAC-SHA256 token with any secret (PyJWT refuses to use a public key as one)."""
+    import hashlib
+    import hmac
+
+    signing_input = forge(header, claims).rsplit(".", 1)[0]
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url(signature)}"
 
 
 def sign_raw(header: dict[str, Any], claims: dict[str, Any], key: Any, alg: str = "RS256") -> str:

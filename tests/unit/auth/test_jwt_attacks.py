@@ -7,8 +7,6 @@ that the same authenticator accepts an honest token, so a rejection is about the
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import time
 from typing import Any
@@ -19,7 +17,8 @@ from hosted_mcp.auth import Authenticator
 from hosted_mcp.errors import Unauthorized
 from hosted_mcp.models.domain import Caller
 
-from tests.support.tokens import DROP, TestIdp, b64url, forge, public_jwk, sign_raw
+from tests.support.jwt_attacks import ATTACKS, MALFORMED_AUTHORIZATION, Attack
+from tests.support.tokens import ADMIN_GROUP, DROP, TestIdp, b64url, forge, public_jwk, sign_hs256, sign_raw
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -38,12 +37,6 @@ def accepted_control(authenticator: Authenticator, idp: TestIdp) -> Caller:
     caller = authenticator.authenticate(bearer(idp.mint("bob", ["finance"])))
     assert caller == Caller(username="bob", groups=("finance",), isAdmin=False, credentialType="jwt")
     return caller
-
-
-def sign_hs256(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
-    signing_input = forge(header, claims).rsplit(".", 1)[0]
-    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64url(signature)}"
 
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
@@ -232,7 +225,7 @@ def test_malformed_token_is_rejected(authenticator: Authenticator, token: str) -
     assert_rejected(authenticator, token)
 
 
-@pytest.mark.parametrize("value", ["Bearer", "Bearer ", "Basic YWxpY2U6cGFzcw==", "Token abc", "eyJhbGciOi"])
+@pytest.mark.parametrize("value", MALFORMED_AUTHORIZATION)
 def test_malformed_authorization_header_is_rejected(authenticator: Authenticator, value: str) -> None:
     with pytest.raises(Unauthorized):
         authenticator.authenticate({"Authorization": value})
@@ -268,3 +261,11 @@ def test_groups_claim_path_is_configurable(make_authenticator: Any, idp: TestIdp
 
 def test_token_without_any_username_claim_is_rejected(authenticator: Authenticator, idp: TestIdp) -> None:
     assert_rejected(authenticator, idp.mint(sub=DROP, **{"cognito:username": DROP}))
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
+def test_every_attack_of_the_shared_catalogue_is_rejected(
+    authenticator: Authenticator, idp: TestIdp, attacker: TestIdp, attack: Attack
+) -> None:
+    # The catalogue the local gateway's end-to-end suite sends over HTTP: the same attacks, rejected here too
+    assert_rejected(authenticator, attack.build(idp, attacker, ADMIN_GROUP))
