@@ -1,7 +1,8 @@
 """Cold start: import + initialisation of each functions/*/app.py in a fresh process, against `import boto3` alone.
 
 The process is laid out the way Lambda lays it out: the function's directory first (/var/task), then the layer
-(shared/requirements.txt + shared/hosted_mcp, like /opt/python), then the runtime's boto3. Python 3.13 (the
+(shared/requirements.txt + shared/hosted_mcp, like /opt/python, byte-compiled as shared/Makefile does), then the
+runtime's boto3. After the import the same process handles the function's sample event once. Python 3.13 (the
 functions' runtime) is used when pyenv has it, else the current interpreter. Sizes come from `sam build` output
 (.aws-sam/build) when present, else from that pip-target install, which is what `sam build` packages.
 """
@@ -205,17 +206,17 @@ def build_runtime() -> Runtime:
     return Runtime(python, label, layer, provided)
 
 
-def tuned(runtime: Runtime) -> Runtime:
-    """The same layer with shared/hosted_mcp byte-compiled ahead of time (Lambda's /opt is read-only, so a
-    layer without .pyc recompiles our package on every cold start)."""
-    layer = runtime.layer.with_name("layer-compiled")
+def layer_variant(runtime: Runtime, name: str, *, compile_all: bool) -> Runtime:
+    """A copy of the layer without any .pyc, then (compile_all) byte-compiled the way shared/Makefile builds the
+    layer: every module, ours and the dependencies', as unchecked-hash .pyc. Lambda's /opt is read-only, so a layer
+    shipped without .pyc is compiled again on every cold start."""
+    layer = runtime.layer.with_name(name)
     shutil.rmtree(layer, ignore_errors=True)
-    shutil.copytree(runtime.layer, layer, symlinks=False)
-    subprocess.run([runtime.python, "-m", "compileall", "-q", str(layer / "hosted_mcp")], check=True)
+    shutil.copytree(runtime.layer, layer, symlinks=False, ignore=shutil.ignore_patterns("__pycache__"))
+    if compile_all:
+        command = [runtime.python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+        subprocess.run([*command, str(layer)], check=True, capture_output=True)
     return Runtime(runtime.python, runtime.label, layer, runtime.provided)
-
-
-TUNED_ENV = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}  # skips pydantic's entry-point scan of every installed dist
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -338,8 +339,8 @@ def sample_event(name: str) -> Path:
 
 
 def run(args: Any) -> list[Table]:
-    runtime = build_runtime()
-    compiled = tuned(runtime)
+    runtime = layer_variant(build_runtime(), "layer-built", compile_all=True)
+    uncompiled = layer_variant(runtime, "layer-no-pyc", compile_all=False)
     apps = functions()
     columns: dict[str, list[Sample]] = defaultdict(list)
     with FakeAws() as aws:
@@ -353,8 +354,8 @@ def run(args: Any) -> list[Table]:
                 env = {**env, **aws.env, **SAMPLE_PARAMETERS.get(name, {})}
                 plain_env = lambda_env(runtime, task_root, env)
                 columns[name].append(measure(runtime, app, plain_env, ROOT, event))
-                tuned_env = lambda_env(compiled, task_root, {**env, **TUNED_ENV})
-                columns[f"{name}+tuned"].append(measure(compiled, app, tuned_env, ROOT, event))
+                bare_env = lambda_env(uncompiled, task_root, env)
+                columns[f"{name}+bare"].append(measure(uncompiled, app, bare_env, ROOT, event))
     base = columns["boto3"]
     base_cpu, base_wall = median([s.cpu for s in base]), median([s.wall for s in base])
     base_first = median([s.first_cpu for s in base])
@@ -378,7 +379,7 @@ def run(args: Any) -> list[Table]:
     )
     worst = ""
     for name in apps:
-        for key, label in ((name, f"functions/{name}/app.py"), (f"{name}+tuned", "  + hosted_mcp byte-compiled")):
+        for key, label in ((name, f"functions/{name}/app.py"), (f"{name}+bare", "  layer without .pyc")):
             cpu = median([s.cpu for s in columns[key]])
             wall = median([s.wall for s in columns[key]])
             first = median([s.first_cpu for s in columns[key]])
@@ -409,8 +410,10 @@ def run(args: Any) -> list[Table]:
         "The environment is Lambda's: function directory, then the layer, then the runtime's boto3; "
         "AWS_LAMBDA_FUNCTION_NAME, LAMBDA_TASK_ROOT, an X-Ray trace header and the template's variables are set, "
         "so Powertools' Tracer patches and records as in Lambda.",
-        "'+ hosted_mcp byte-compiled': the layer's hosted_mcp compiled to .pyc at build time (Lambda's /opt is "
-        "read-only, so a layer shipped without .pyc compiles our package again on every cold start).",
+        "The layer is byte-compiled the way shared/Makefile builds it (every module, unchecked-hash .pyc). 'layer "
+        "without .pyc' is the same layer as `sam build`'s python builder shipped it before: Lambda's /opt is "
+        "read-only, so every module (botocore included: the layer's copy shadows the runtime's) was compiled again "
+        "on every cold start.",
     ]
     tables = [table]
     if worst:
