@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from hosted_mcp.adapters.memory import InMemoryServerStore
 from hosted_mcp.models.domain import Caller
-
 from tests.support.ddb import create_servers_table
 from tests.support.events import ADMIN, USER
 

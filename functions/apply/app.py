@@ -4,6 +4,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from hosted_mcp.adapters import aws
 from hosted_mcp.adapters.dynamodb_streams import status_change
 from hosted_mcp.logic.reactions import apply_change

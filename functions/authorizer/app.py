@@ -6,6 +6,7 @@ It answers API Gateway with a policy for exactly this request's method ARN plus 
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from hosted_mcp.adapters.aws import server_store
 from hosted_mcp.adapters.aws_auth import authenticator
 from hosted_mcp.auth.gateway import AuthorizerRequest, authorize

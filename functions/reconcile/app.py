@@ -3,6 +3,7 @@ failed with the reason it is overdue. Level-triggered: safe to run any number of
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from hosted_mcp.adapters import aws
 from hosted_mcp.adapters.eventbridge import ScheduledTick
 

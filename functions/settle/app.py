@@ -3,6 +3,7 @@ with CloudFormation's real reason, back to the previous status after a rollback,
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from hosted_mcp.adapters import aws
 from hosted_mcp.adapters.cloudformation import StackStatusChanged
 

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 
 from aws_lambda_powertools import Logger
+
 from hosted_mcp.models.events import StatusChanged
 from hosted_mcp.ports import StatusEvents
 

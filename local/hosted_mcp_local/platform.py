@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from aws_lambda_powertools import Logger
+
 from hosted_mcp.adapters.mcp_probe import McpReadinessProbe
 from hosted_mcp.api.routes import ApiServices, build_resolver
 from hosted_mcp.auth import Authenticator
@@ -32,7 +33,6 @@ from hosted_mcp.logic.servers import utc_now
 from hosted_mcp.logic.transitions import amend
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.models.settlement import Settlement
-
 from hosted_mcp_local.events import LocalStatusEvents
 from hosted_mcp_local.identity import LocalIssuer, local_auth_settings
 from hosted_mcp_local.pump import ChangeFeedPump

@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable
 
 from aws_lambda_powertools import Logger
-from hosted_mcp.logic.reactions import StatusChange
 
+from hosted_mcp.logic.reactions import StatusChange
 from hosted_mcp_local.store import FeedEntry, SqliteServerStore
 
 logger = Logger(service="hosted-mcp-pump")

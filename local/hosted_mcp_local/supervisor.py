@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aws_lambda_powertools import Logger
+
 from hosted_mcp.adapters.mcp_probe import McpProbeError, check_server
 from hosted_mcp.logic.reactions import DeploymentRejected
 from hosted_mcp.models.domain import ServerRecord, ServerSpec

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
+
 from hosted_mcp.adapters.memory import InMemoryServerStore
 from hosted_mcp.api.routes import ApiServices, build_resolver
 from hosted_mcp.auth.access import MANAGEMENT_ROUTES
@@ -16,7 +17,6 @@ from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
 from hosted_mcp.models.domain import Caller
 from hosted_mcp.models.fields import ServerStatus
-
 from tests.support.events import ADMIN, event_paths
 from tests.support.lambdas import FakeLambdaContext
 

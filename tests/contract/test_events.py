@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+
 from hosted_mcp.adapters.cloudformation import StackStatusChanged, settlement_from_stack_event
 from hosted_mcp.adapters.dynamodb_streams import status_change
 from hosted_mcp.adapters.eventbridge import ScheduledTick, put_events_entry
 from hosted_mcp.logic.reactions import reaction_for, status_event
 from hosted_mcp.models.events import StatusChanged
-
 from tests.support.events import EVENTS_DIR
 
 STREAM_DIRS = ["deploy", "apply", "teardown", "publish"]

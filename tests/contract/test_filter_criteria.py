@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 import pytest
+
 from hosted_mcp.lifecycle import lifecycle
 from hosted_mcp.models.fields import ServerStatus
-
 from tests.support.events import EVENTS_DIR
 from tests.support.filters import matches, stack_rule_pattern, stream_filters, wakes
 

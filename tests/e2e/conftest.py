@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hosted_mcp_local.supervisor import tagged_processes
 
+from hosted_mcp_local.supervisor import tagged_processes
 from tests.e2e.platform import TOOLS, LocalPlatform, proxy_bin
 from tests.support.lambdas import REPO_ROOT
 

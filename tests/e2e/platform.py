@@ -18,12 +18,12 @@ from typing import Any
 
 import httpx
 import httpx2
-from hosted_mcp_local import cli
-from hosted_mcp_local.identity import LocalIssuer
 from mcp.client.session import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
+from hosted_mcp_local import cli
+from hosted_mcp_local.identity import LocalIssuer
 from tests.support.lambdas import REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "examples"

@@ -19,13 +19,13 @@ from datetime import timedelta
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
+
 from hosted_mcp.auth import new_key
 from hosted_mcp.logic.servers import utc_now
 from hosted_mcp_local.identity import ADMIN_GROUP as LOCAL_ADMIN_GROUP
 from hosted_mcp_local.identity import AUDIENCE, GROUPS_CLAIM, ISSUER, LocalIssuer
 from hosted_mcp_local.platform import DB_FILE
 from hosted_mcp_local.store import SqliteApiKeyStore, SqliteServerStore
-
 from tests.e2e.platform import LocalPlatform, stdio_greeter
 from tests.support.auth_matrix import (
     ADMIN_GROUP,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hosted_mcp_local import cli
 
+from hosted_mcp_local import cli
 from tests.e2e.platform import LocalPlatform, alive, call_tool, call_tools, processes_in, stdio_greeter, wait_until
 from tests.support.lambdas import REPO_ROOT
 

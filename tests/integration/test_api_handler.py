@@ -9,14 +9,14 @@ from typing import Any
 
 import boto3
 import pytest
-from hosted_mcp.adapters.dynamodb import DynamoDbServerStore
-from hosted_mcp.logic.transitions import move
-from hosted_mcp.models.domain import Caller, ServerRecord
-from hosted_mcp.models.fields import ServerStatus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as event_label
 from hypothesis import strategies as st
 
+from hosted_mcp.adapters.dynamodb import DynamoDbServerStore
+from hosted_mcp.logic.transitions import move
+from hosted_mcp.models.domain import Caller, ServerRecord
+from hosted_mcp.models.fields import ServerStatus
 from tests.conftest import SERVERS_TABLE
 from tests.support.events import USER, api_event, load_event, response_json, with_caller, with_server_id
 from tests.support.lambdas import FakeLambdaContext, load_handler

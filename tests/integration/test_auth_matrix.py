@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from hosted_mcp.auth.gateway import UPSTREAM_AUTHORIZATION
 from hosted_mcp.models.domain import Caller
-
 from tests.support.auth_matrix import (
     MatrixCase,
     Outcome,

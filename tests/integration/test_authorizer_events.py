@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hosted_mcp.auth.gateway import AuthorizerRequest
 
+from hosted_mcp.auth.gateway import AuthorizerRequest
 from tests.support.auth_platform import Platform, aws_auth_platform
 from tests.support.events import event_paths, load_event
 from tests.support.lambdas import FakeLambdaContext

@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+
 from hosted_mcp.adapters import aws
 from hosted_mcp.adapters.cloudformation import CloudFormationBackend
 from hosted_mcp.lifecycle import lifecycle
@@ -26,7 +27,6 @@ from hosted_mcp.logic.server_stack import StackPlatform
 from hosted_mcp.models.domain import ServerRecord
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.ports import ReadinessProbe
-
 from tests.support.events import EVENTS_DIR, api_event, response_json
 from tests.support.fake_cloudformation import FakeCloudFormation, Script
 from tests.support.filters import matches, stack_rule_pattern, wakes

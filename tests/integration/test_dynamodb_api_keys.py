@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from hosted_mcp.adapters.dynamodb_api_keys import DynamoDbApiKeyStore
 from hosted_mcp.auth import new_key, verify_key
 from hosted_mcp.errors import NotFound
-
 from tests.support.ddb import load_template
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

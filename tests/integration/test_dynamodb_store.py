@@ -13,6 +13,9 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from hosted_mcp.adapters.dynamodb import (
     DynamoDbServerStore,
     decode_next_token,
@@ -27,9 +30,6 @@ from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
 from hosted_mcp.models.domain import Caller, PendingChange, ServerRecord
 from hosted_mcp.models.fields import ServerStatus
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from tests.conftest import SERVERS_TABLE
 from tests.support.ddb import create_servers_table
 from tests.support.dynamodb_local import dynamodb_local, unavailable_reason

@@ -15,13 +15,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+
 from hosted_mcp.auth import new_key
 from hosted_mcp.logic import servers
 from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.api import CreateServerRequest
 from hosted_mcp.models.domain import Caller
 from hosted_mcp.models.fields import ServerStatus
-
 from tests.support.auth_matrix import (
     ADMIN_GROUP,
     PRINCIPALS,
@@ -128,6 +128,7 @@ def aws_auth_platform() -> Iterator[Platform]:
         env.delenv("AWS_PROFILE", raising=False)
         env.delenv("AWS_ENDPOINT_URL", raising=False)
         import boto3
+
         from hosted_mcp.adapters import aws, aws_auth
 
         aws.clear_factories()

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from hosted_mcp.models.domain import Caller
-
 from tests.support.lambdas import REPO_ROOT
 
 EVENTS_DIR = REPO_ROOT / "events"

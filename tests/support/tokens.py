@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
 from hosted_mcp.auth import AuthSettings, StaticJwksSource
 
 ISSUER = "https://idp.example.test/pool-1"

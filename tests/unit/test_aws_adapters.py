@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from hosted_mcp.adapters.cloudformation import (
     OUTCOME_BY_STACK_STATUS,
     CloudFormationBackend,
@@ -25,7 +26,6 @@ from hosted_mcp.logic.server_stack import stack_name
 from hosted_mcp.models.domain import AuditEntry, ServerRecord, ServerSpec
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.ports import ApplyResult
-
 from tests.support.fake_cloudformation import FakeCloudFormation, Script
 from tests.unit.test_server_stack import PLATFORM, a_record
 

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from hosted_mcp.adapters import aws
 
+from hosted_mcp.adapters import aws
 from tests.support.lambdas import REPO_ROOT
 
 

@@ -6,6 +6,7 @@ import copy
 from datetime import timedelta
 
 import pytest
+
 from hosted_mcp.errors import StatusConflict
 from hosted_mcp.lifecycle import Lifecycle, Outcome, lifecycle, load_document
 from hosted_mcp.models.fields import ServerStatus as S

@@ -6,7 +6,6 @@ import re
 
 from hosted_mcp.diagram import mermaid
 from hosted_mcp.lifecycle import load_document
-
 from tests.support.lambdas import REPO_ROOT
 
 

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from hosted_mcp.errors import InvalidRequest
 from hosted_mcp.logic.servers import create_server
 from hosted_mcp.models.api import CreateServerRequest

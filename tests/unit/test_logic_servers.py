@@ -8,6 +8,7 @@ from itertools import count
 from typing import Any
 
 import pytest
+
 from hosted_mcp.adapters.memory import InMemoryServerStore
 from hosted_mcp.errors import ConcurrentModification, InvalidRequest, NameConflict, NotFound, StatusConflict
 from hosted_mcp.logic import servers
@@ -15,7 +16,6 @@ from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
 from hosted_mcp.models.domain import Caller, ServerRecord
 from hosted_mcp.models.fields import ServerStatus as S
-
 from tests.support.races import ReadTogetherStore, race
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)

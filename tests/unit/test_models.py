@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from hosted_mcp.errors import invalid_request_from
 from hosted_mcp.models.api import READ_ONLY_FIELDS, CreateServerRequest, UpdateServerRequest
 from hosted_mcp.models.domain import Caller, ServerSpec
@@ -15,7 +17,6 @@ from hosted_mcp.models.fields import (
     normalize_groups,
     normalize_name,
 )
-from pydantic import ValidationError
 
 MINIMAL: dict[str, Any] = {"name": "docs-mcp", "serverType": "stdio", "startCommand": "python main.py"}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from hosted_mcp.adapters.memory import InMemoryServerStore
 from hosted_mcp.api.routes import ApiServices, build_resolver
 from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
-
 from tests.support.events import api_event, response_json
 from tests.support.lambdas import FakeLambdaContext
 

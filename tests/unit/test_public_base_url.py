@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from hosted_mcp.adapters.memory import InMemoryServerStore
 from hosted_mcp.api.routes import ApiServices, build_resolver
-
 from tests.support.events import api_event, response_json
 
 CREATE = {"name": "Docs MCP", "serverType": "stdio", "startCommand": "python server.py"}

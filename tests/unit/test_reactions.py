@@ -13,7 +13,6 @@ from hosted_mcp.models.domain import ServerRecord
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.models.settlement import Deployment, Settlement
 from hosted_mcp.ports import ApplyResult, DeploymentBackend
-
 from tests.support.events import ADMIN
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from cfnlint.api import lint as cfn_lint
+
 from hosted_mcp.logic.server_stack import (
     HEALTH_CONTAINER,
     MAX_STACK_NAME,

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hosted_mcp.auth import Authenticator, InMemoryApiKeyStore, RefreshingJwks
 
+from hosted_mcp.auth import Authenticator, InMemoryApiKeyStore, RefreshingJwks
 from tests.support.tokens import TestIdp
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from hosted_mcp.auth import (
     Authenticator,
     AuthSettings,
@@ -17,7 +18,6 @@ from hosted_mcp.auth import (
 )
 from hosted_mcp.auth.api_keys import split_key
 from hosted_mcp.errors import Forbidden, NotFound, Unauthorized
-
 from tests.support.tokens import ADMIN_GROUP, AUDIENCE, ISSUER
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

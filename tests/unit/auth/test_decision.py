@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from hosted_mcp.adapters.memory import InMemoryServerStore
 from hosted_mcp.auth import Authenticator
 from hosted_mcp.auth.access import Role
@@ -18,7 +19,6 @@ from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.api import CreateServerRequest
 from hosted_mcp.models.domain import Caller
 from hosted_mcp.models.fields import ServerStatus
-
 from tests.support.lambdas import REPO_ROOT
 from tests.support.tokens import TestIdp
 

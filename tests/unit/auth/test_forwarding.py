@@ -6,6 +6,7 @@ import json
 from urllib.parse import unquote
 
 import pytest
+
 from hosted_mcp.auth.forwarding import upstream_headers
 from hosted_mcp.models.domain import Caller
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from hosted_mcp.auth import Authenticator, HttpJwksSource, InMemoryApiKeyStore, RefreshingJwks, StaticJwksSource
 from hosted_mcp.auth.jwks import JwksSource
 from hosted_mcp.errors import Unauthorized
-
 from tests.support.tokens import JwksServer, TestIdp, public_jwk
 
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import jwt
 import pytest
+
 from hosted_mcp.auth import Authenticator
 from hosted_mcp.errors import Unauthorized
 from hosted_mcp.models.domain import Caller
-
 from tests.support.jwt_attacks import ATTACKS, MALFORMED_AUTHORIZATION, Attack
 from tests.support.tokens import ADMIN_GROUP, DROP, TestIdp, b64url, forge, public_jwk, sign_hs256, sign_raw
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from hosted_mcp.adapters.aws import SettingsError
 from hosted_mcp.adapters.aws_auth import auth_settings_from
 from hosted_mcp.auth import AuthSettings

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from hosted_mcp.logic.servers import create_server
 from hosted_mcp.models.api import CreateServerRequest
 from hosted_mcp.models.domain import Caller, ServerRecord

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
+from starlette.requests import Request
+
 from hosted_mcp.adapters.memory import InMemoryServerStore
 from hosted_mcp.api.routes import ApiServices, build_resolver
 from hosted_mcp.models.domain import Caller
 from hosted_mcp_local.app import SessionPins, proxy_event, proxy_response
-from starlette.requests import Request
 
 ADMIN = Caller(username="admin", groups=("admin",), isAdmin=True)
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from hosted_mcp.auth import Authenticator
 from hosted_mcp.errors import Unauthorized
 from hosted_mcp.models.domain import Caller

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
 from hosted_mcp.adapters.mcp_probe import McpProbeError, McpReadinessProbe, check_sse, check_streamable_http
 from hosted_mcp.models.domain import ServerRecord, ServerSpec
 from hosted_mcp.models.fields import ServerStatus, ServerType
-
 from tests.unit.local.conftest import T0
 
 TOOLS = {"tools": [{"name": "echo", "inputSchema": {"type": "object"}}]}

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from hosted_mcp.logic.servers import create_server, utc_now
 from hosted_mcp.models.api import CreateServerRequest
 from hosted_mcp.models.events import StatusChanged
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp_local.platform import DataDirInUse, Platform, PlatformConfig
-
 from tests.unit.local.conftest import ADMIN
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 
 import pytest
+
 from hosted_mcp.logic.reactions import StatusChange
 from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp_local.pump import ChangeFeedPump
 from hosted_mcp_local.store import SqliteServerStore
-
 from tests.unit.local.conftest import T0, created
 
 

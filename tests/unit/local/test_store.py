@@ -6,11 +6,11 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from hosted_mcp.errors import ConcurrentModification, NameConflict
 from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp_local.store import SqliteServerStore
-
 from tests.unit.local.conftest import T0, created
 
 

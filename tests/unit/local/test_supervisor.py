@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from hosted_mcp.logic.reactions import DeploymentRejected
 from hosted_mcp.models.domain import ServerSpec
 from hosted_mcp_local.supervisor import LocalDeployment, ProcessSupervisor, Replica, container_runtime_problem
