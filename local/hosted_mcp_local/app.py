@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import re
 import time
 import uuid
 from collections import OrderedDict
@@ -25,8 +26,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 from aws_lambda_powertools import Logger
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+
 from hosted_mcp.api.errors import error_response
 from hosted_mcp.auth.access import Role, require_role
 from hosted_mcp.auth.decision import Decision, decide
@@ -34,15 +43,16 @@ from hosted_mcp.auth.forwarding import upstream_headers
 from hosted_mcp.errors import DomainError, Forbidden, NotFound
 from hosted_mcp.models.domain import Caller, ServerRecord
 from hosted_mcp.models.fields import ServerStatus
-from starlette.applications import Starlette
-from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
-from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
-
+from hosted_mcp_local.caches import CachingAuthenticator, RecordCache
+from hosted_mcp_local.forwarder import (
+    UpstreamError,
+    UpstreamPool,
+    exchange,
+    read_body,
+    request_body,
+    split_url,
+    stream_answer,
+)
 from hosted_mcp_local.platform import Platform
 
 logger = Logger(service="hosted-mcp-gateway")
@@ -67,10 +77,13 @@ HOP_BY_HOP = frozenset(
     }
 )
 RESPONSE_DROPPED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"})
+RESPONSE_DROPPED_RAW = frozenset(name.encode() for name in RESPONSE_DROPPED)
 RETRY_AFTER_SECONDS = {ServerStatus.STOPPED: 30, ServerStatus.FAILED: 60}
 MAX_PINNED_SESSIONS = 10_000
 KEEPALIVE_SECONDS = 15.0
 SMALL_BODY_BYTES = 1 << 20
+DATA_PLANE_METHODS = frozenset({"GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS", "HEAD"})
+DATA_PLANE_ROUTE = re.compile(r"^/mcp/(?P<name>[^/]+)/(?P<rest>(?P<first>[^/]*).*)$", re.DOTALL)
 
 
 def problem(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -118,18 +131,20 @@ class Gateway:
         self.platform = platform
         self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts) | LOOPBACK_NAMES
         self.pins = SessionPins()
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(connect=5.0, read=None, write=30.0, pool=10.0),
-            limits=httpx.Limits(max_connections=500, max_keepalive_connections=50),
-        )
+        # Per-request state that would otherwise cost a SQLite read and an RSA check on every call; both stay
+        # exact (see caches.py): records are re-read after any committed write, API keys are never cached.
+        self.authenticator = CachingAuthenticator(platform.authenticator)
+        self.records = RecordCache(platform.store)
+        self.upstream = UpstreamPool()
+        self._replicas: dict[str, tuple[tuple[str, int], str]] = {}
 
     async def close(self) -> None:
-        await self.client.aclose()
+        self.upstream.close()
 
     # -- identity --------------------------------------------------------------------------------------------
 
     def authenticate(self, request: Request) -> Caller:
-        return self.platform.authenticator.authenticate(request.headers)
+        return self.authenticator.authenticate(request.headers)
 
     def admin(self, request: Request) -> Caller:
         """Local-only admin routes (events, logs): the shared admin rule."""
@@ -139,8 +154,7 @@ class Gateway:
 
     def decide(self, request: Request) -> Decision:
         """The data-plane and management decision of the Lambda authorizer, on the method and real path only."""
-        platform = self.platform
-        return decide(platform.authenticator, platform.store, request.method, request.url.path, request.headers)
+        return decide(self.authenticator, self.records, request.method, request.url.path, request.headers)
 
     def host_problem(self, request: Request) -> Response | None:
         """DNS rebinding defence: only loopback or configured host names, in Host and in Origin."""
@@ -252,33 +266,51 @@ class Gateway:
     async def forward(
         self, request: Request, record: ServerRecord, caller: Caller, base: str, index: int, rest: str
     ) -> Response:
-        incoming = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        incoming = {k: v for k, v in request.headers.items() if k not in HOP_BY_HOP}  # names come lower-case
         headers = upstream_headers(incoming, caller, forward_caller_token=record.spec.forwardCallerToken)
-        url = f"{base}/{rest}"
-        if request.url.query:
-            url += f"?{request.url.query}"
-        has_body = request.method in ("POST", "PUT", "PATCH")
-        # A small body (every JSON-RPC message) goes upstream in one piece with its Content-Length; only large
-        # or unsized bodies are streamed (chunked), which costs extra writes and wake-ups on every call.
-        content = (await request.body() if _small_body(request) else request.stream()) if has_body else None
-        upstream_request = self.client.build_request(request.method, url, headers=headers, content=content)
+        replica = self._replicas.get(base)
+        if replica is None:
+            replica = self._replicas[base] = split_url(base)
+        target = f"{replica[1]}/{rest}"
+        query = request.scope.get("query_string", b"")
+        if query:
+            target += f"?{query.decode('latin-1')}"
+        return Forwarded(self, record, index, replica[0], target, list(headers.items()), rest, _small_body(request))
+
+    async def relay(self, forwarded: Forwarded, scope: Scope, receive: Receive, send: Send) -> None:
+        """One exchange with the replica, its answer streamed back as it arrives (both ways, never whole)."""
+        method: str = scope["method"]
+        record, index = forwarded.record, forwarded.index
+        body: bytes | AsyncIterator[bytes] | None = None
         try:
-            upstream = await self.client.send(upstream_request, stream=True)
-        except httpx.HTTPError as error:
+            if method in ("POST", "PUT", "PATCH"):
+                # A small body (every JSON-RPC message) goes upstream in one piece with its Content-Length; only
+                # large or unsized bodies are streamed (chunked).
+                body = await read_body(receive) if forwarded.small_body else request_body(scope, receive)
+            upstream = await exchange(
+                self.upstream, forwarded.replica, method, forwarded.target, forwarded.headers_out, body
+            )
+        except (UpstreamError, OSError, ValueError, asyncio.IncompleteReadError) as error:
             logger.warning("upstream unreachable", server_id=record.id, replica=index, error=type(error).__name__)
-            return problem(502, "BadGateway", "The server did not answer", {"Retry-After": "5"})
-        session = upstream.headers.get("mcp-session-id")
+            answer = problem(502, "BadGateway", "The server did not answer", {"Retry-After": "5"})
+            await answer(scope, receive, send)
+            return
+        session = upstream.header(b"mcp-session-id")
         if session:
-            self.pins.pin(record.id, session, index)
-        if request.method == "DELETE" and request.headers.get("mcp-session-id") and upstream.status_code < 300:
-            self.pins.forget(record.id, request.headers["mcp-session-id"])
-        response_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in RESPONSE_DROPPED}
-        body: AsyncIterator[bytes] = upstream.aiter_raw()
-        if rest.startswith("sse") and upstream.headers.get("content-type", "").startswith("text/event-stream"):
-            body = self._rewrite_endpoint(body, record, index)
-        return StreamingResponse(
-            body, status_code=upstream.status_code, headers=response_headers, background=BackgroundTask(upstream.aclose)
+            self.pins.pin(record.id, session.decode("latin-1"), index)
+        if method == "DELETE" and upstream.status < 300:
+            for name, value in scope["headers"]:
+                if name == b"mcp-session-id" and value:
+                    self.pins.forget(record.id, value.decode("latin-1"))
+        stream: AsyncIterator[bytes] = upstream.body()
+        rewrite = forwarded.rest.startswith("sse") and (upstream.header(b"content-type") or b"").startswith(
+            b"text/event-stream"
         )
+        dropped = RESPONSE_DROPPED_RAW if rewrite else RESPONSE_DROPPED_RAW - {b"content-length"}
+        response_headers = [(k, v) for k, v in upstream.headers if k not in dropped]
+        if rewrite:
+            stream = self._rewrite_endpoint(stream, record, index)
+        await stream_answer(upstream, stream, response_headers, receive, send)
 
     async def _rewrite_endpoint(
         self, body: AsyncIterator[bytes], record: ServerRecord, index: int
@@ -308,6 +340,45 @@ class Gateway:
             break
         async for chunk in body:
             yield chunk
+
+
+class Forwarded(Response):
+    """A data-plane answer still to be fetched: the exchange with the replica runs when the ASGI server sends it."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        record: ServerRecord,
+        index: int,
+        replica: tuple[str, int],
+        target: str,
+        headers: list[tuple[str, str]],
+        rest: str,
+        small_body: bool,
+    ) -> None:  # no super().__init__(): nothing is rendered here, the replica's answer is relayed as is
+        self.gateway, self.record, self.index, self.replica = gateway, record, index, replica
+        self.target, self.headers_out, self.rest, self.small_body = target, headers, rest, small_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.gateway.relay(self, scope, receive, send)
+
+
+class DataPlaneFront:
+    """Data-plane requests go straight to the gateway, without Starlette's routing; everything else passes on."""
+
+    def __init__(self, app: Any, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in DATA_PLANE_METHODS:
+            match = DATA_PLANE_ROUTE.match(scope["path"])
+            if match is not None and match.group("first") in DATA_PLANE:
+                scope["path_params"] = {"name": match.group("name"), "rest": match.group("rest")}
+                response = await self.gateway.data_plane(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _small_body(request: Request) -> bool:
@@ -429,7 +500,7 @@ def create_app(platform: Platform, *, allowed_hosts: tuple[str, ...] = (), web_d
         Route("/mcp/{server}/logs", gateway.logs, methods=["GET"]),
         Route("/mcp/{name}/{rest:path}", _data_plane_or_management(gateway), methods=methods),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(DataPlaneFront, gateway=gateway)])
     app.mount("/", Fallback(gateway, web_dir))
     app.state.gateway = gateway
     app.state.platform = platform

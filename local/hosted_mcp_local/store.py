@@ -100,6 +100,7 @@ class SqliteServerStore(ServerStore):
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         self._lock = threading.RLock()
         self._written = threading.Condition(self._lock)
+        self.generation = 0  # bumped when a write commits: readers' caches compare it, never a clock
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -119,6 +120,7 @@ class SqliteServerStore(ServerStore):
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            self.generation += 1
             self._written.notify_all()
 
     # -- ServerStore ------------------------------------------------------------------------------------------
