@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from hosted_mcp.auth.api_keys import ApiKeyStore, looks_like_api_key, verify_key
-from hosted_mcp.auth.jwks import JwksSource
-from hosted_mcp.auth.settings import AuthSettings
 from hosted_mcp.errors import Forbidden, Unauthorized
 from hosted_mcp.models.domain import Caller
+
+if TYPE_CHECKING:  # annotations only: the management API imports the header helpers without the JWKS client
+    from hosted_mcp.auth.jwks import JwksSource
+    from hosted_mcp.auth.settings import AuthSettings
 
 logger = Logger(service="hosted-mcp-auth", child=True)
 
