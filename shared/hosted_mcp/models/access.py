@@ -17,7 +17,7 @@ MAX_KEY_LIFETIME_DAYS = 365
 class IssueApiKeyRequest(BaseModel):
     """An API key for an agent or an automation: its own identity, its groups, an expiry."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
     owner: str | None = Field(
@@ -33,6 +33,8 @@ class IssueApiKeyRequest(BaseModel):
 
 class ApiKeyView(BaseModel):
     """A stored key as admins see it: never the secret, never its hash."""
+
+    model_config = ConfigDict(defer_build=True)
 
     keyId: str
     name: str
@@ -57,11 +59,15 @@ class IssuedApiKeyView(ApiKeyView):
 
 
 class ApiKeyPage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     Items: list[ApiKeyView]
 
 
 class ConnectionView(BaseModel):
     """A hosted server as a chat client or agent connects to it."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     name: str
@@ -76,4 +82,6 @@ class ConnectionView(BaseModel):
 
 
 class ConnectionPage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     Items: list[ConnectionView]

@@ -67,7 +67,7 @@ READ_ONLY_FIELDS = frozenset(
 class CreateServerRequest(BaseModel):
     """HostedMcpServerModel: what an admin sends to create a hosted server."""
 
-    model_config = ConfigDict(extra="forbid", title="HostedMcpServerModel")
+    model_config = ConfigDict(extra="forbid", title="HostedMcpServerModel", defer_build=True)
 
     name: ServerName
     description: Description | None = None
@@ -106,7 +106,7 @@ class CreateServerRequest(BaseModel):
 class UpdateServerRequest(BaseModel):
     """UpdateHostedMcpServerRequest: at least one field; `enabled` is not combined with scaling changes."""
 
-    model_config = ConfigDict(extra="forbid", title="UpdateHostedMcpServerRequest")
+    model_config = ConfigDict(extra="forbid", title="UpdateHostedMcpServerRequest", defer_build=True)
 
     enabled: bool | None = Field(None, description="false stops a running server, true starts a stopped one.")
     description: Description | None = None
@@ -138,6 +138,8 @@ class UpdateServerRequest(BaseModel):
 
 
 class AuditView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     version: int
     at: datetime
     actor: str
@@ -226,6 +228,8 @@ class ServerPage(BaseModel):
 
 
 class AuditPage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     Items: list[AuditView]
 
 
