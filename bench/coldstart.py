@@ -319,12 +319,13 @@ def import_profile(runtime: Runtime, target: str, env: dict[str, str], cwd: Path
     return sorted(totals.items(), key=lambda kv: kv[1], reverse=True)
 
 
-def tree_size(path: Path) -> tuple[int, int]:
-    """(bytes unzipped, bytes zipped with deflate) of everything under `path`."""
+def tree_size(path: Path, *, with_pyc: bool = False) -> tuple[int, int]:
+    """(bytes unzipped, bytes zipped with deflate) of everything under `path`; `__pycache__` only `with_pyc` (the
+    layer ships its .pyc; a source directory's are local leftovers)."""
     raw = 0
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        for file in sorted(p for p in path.rglob("*") if p.is_file() and (with_pyc or "__pycache__" not in p.parts)):
             raw += file.stat().st_size
             archive.write(file, file.relative_to(path))
     return raw, buffer.tell()
@@ -442,7 +443,7 @@ def size_table(runtime: Runtime, apps: dict[str, dict[str, str]]) -> Table:
         raw, zipped = tree_size(directory or ROOT / "functions" / name)
         table.add(f"function {name}", mib(raw), mib(zipped))
     layer_dir = next(built.glob("SharedLayer*"), None) if built.is_dir() else None
-    raw, zipped = tree_size(layer_dir or runtime.layer)
+    raw, zipped = tree_size(layer_dir or runtime.layer, with_pyc=True)
     table.add("layer (shared/)", mib(raw), mib(zipped))
     table.notes = ["Lambda limits: 250 MiB unzipped for function + layers, 50 MiB zipped for a direct upload."]
     return table
