@@ -29,7 +29,6 @@ from urllib.parse import parse_qs, urlsplit
 from aws_lambda_powertools import Logger
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -248,6 +247,8 @@ class Gateway:
         except DomainError as error:
             return domain_error(error)
         caller, record = decision.caller, decision.server
+        if decision.missing is not None:
+            return domain_error(NotFound(f"No hosted MCP server named {decision.missing}"))
         if caller is None or record is None:  # only a management route's decision names no server
             return domain_error(Forbidden("No such route"))
         replicas = self.platform.supervisor.replica_urls(record.id)
@@ -363,12 +364,11 @@ class Forwarded(Response):
         await self.gateway.relay(self, scope, receive, send)
 
 
-class DataPlaneFront:
-    """Data-plane requests go straight to the gateway, without Starlette's routing; everything else passes on."""
+class GatewayApp(Starlette):
+    """The gateway's ASGI app: data-plane requests go straight to the gateway (no routing, no middleware, the
+    hottest path there is); everything else is an ordinary Starlette app."""
 
-    def __init__(self, app: Any, gateway: Gateway) -> None:
-        self.app = app
-        self.gateway = gateway
+    gateway: Gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in DATA_PLANE_METHODS:
@@ -378,7 +378,7 @@ class DataPlaneFront:
                 response = await self.gateway.data_plane(Request(scope, receive))
                 await response(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
 
 def _small_body(request: Request) -> bool:
@@ -500,7 +500,8 @@ def create_app(platform: Platform, *, allowed_hosts: tuple[str, ...] = (), web_d
         Route("/mcp/{server}/logs", gateway.logs, methods=["GET"]),
         Route("/mcp/{name}/{rest:path}", _data_plane_or_management(gateway), methods=methods),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(DataPlaneFront, gateway=gateway)])
+    app = GatewayApp(routes=routes, lifespan=lifespan)
+    app.gateway = gateway
     app.mount("/", Fallback(gateway, web_dir))
     app.state.gateway = gateway
     app.state.platform = platform
