@@ -151,11 +151,18 @@ def test_credentials_and_groups_decide_who_may_call(platform: LocalPlatform, gre
     assert forged.status_code == 401
 
 
-def test_unknown_server_is_forbidden_and_foreign_host_is_refused(platform: LocalPlatform) -> None:
+def test_unknown_server_is_404_for_admins_403_for_others_and_foreign_host_is_refused(
+    platform: LocalPlatform,
+) -> None:
     token = platform.token("ada")
     auth = {"Authorization": f"Bearer {token}"}
     # An unknown name answers like a server the caller may not use: names cannot be probed
     assert httpx.post(f"{platform.url}/mcp/nosuchserver/mcp", json={}, headers=auth).status_code == 403
+    # An admin, who may list every server anyway, is told plainly that there is no such server
+    with platform.admin() as api:
+        missing = api.post(f"{platform.url}/mcp/nosuchserver/mcp", json={})
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "NotFound"
     rebinding = httpx.post(f"{platform.url}/mcp/greeter/mcp", json={}, headers={**auth, "Host": "evil.example"})
     assert rebinding.status_code == 421
     cross_origin = httpx.post(
@@ -220,6 +227,7 @@ def test_delete_removes_server_processes_and_working_directory(platform: LocalPl
     assert httpx.post(record["url"], json={}, headers={"Authorization": f"Bearer {token}"}).status_code == 403
     with platform.admin() as api:
         assert api.get(f"/mcp/{record['id']}").status_code == 404
+        assert api.post(record["url"], json={}).status_code == 404
     assert not any(alive(pid) for pid in processes)
     assert not workdir.parent.exists()
 

@@ -156,11 +156,15 @@ def expected_management(principal: Principal, role: Role) -> Outcome:
 
 
 def expected_data_plane(principal: Principal, server: SeedServer | None) -> Outcome:
-    """Usable when public or the caller shares one of its groups; being admin does not bypass groups."""
+    """Usable when public or the caller shares one of its groups; being admin does not bypass groups.
+
+    A name that matches no server is refused like a foreign server (no probing), except for admins, who can list
+    every server anyway: they are let through to a "not found".
+    """
     if not principal.authenticates:
         return Outcome.UNAUTHENTICATED
     if server is None:
-        return Outcome.FORBIDDEN
+        return Outcome.ALLOW if principal.is_admin else Outcome.FORBIDDEN
     if not server.groups or set(server.groups) & set(principal.groups):
         return Outcome.ALLOW
     return Outcome.FORBIDDEN

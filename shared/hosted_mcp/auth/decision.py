@@ -24,6 +24,7 @@ class Decision:
     caller: Caller | None
     server: ServerRecord | None = None
     role: Role | None = None
+    missing: str | None = None  # a data-plane name that matches no server, told only to admins
 
 
 def decide(
@@ -41,4 +42,9 @@ def decide(
     name = data_plane_server(method, path)
     if name is None:
         raise Forbidden("No such route")
-    return Decision(caller=caller, server=require_use(caller, store.get_by_name(name)))
+    record = store.get_by_name(name)
+    if record is None and caller.isAdmin:
+        # Admins list every server through the management API: an unknown name tells them nothing new, so
+        # they get a plain "not found". Everyone else gets the same 403 as for a server they may not use.
+        return Decision(caller=caller, missing=name)
+    return Decision(caller=caller, server=require_use(caller, record))

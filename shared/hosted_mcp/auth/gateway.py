@@ -49,14 +49,14 @@ def authorize(request: AuthorizerRequest, authenticator: Authenticator, store: S
     if caller is None:
         return allow(ANONYMOUS, arn.arn, {"credentialType": "none"})
     context = caller.to_authorizer_context()
-    if decision.server is not None:
+    if decision.server is not None or decision.missing is not None:
+        # A missing server (admins only) is let through: no listener rule matches it and the ALB answers 404.
         for name, value in identity_headers(caller).items():
             context[UPSTREAM_CONTEXT[name]] = value
+        forward = decision.server is not None and decision.server.spec.forwardCallerToken
         context[UPSTREAM_AUTHORIZATION] = (
-            forwarded_authorization(
-                header(headers, "authorization"), forward_caller_token=decision.server.spec.forwardCallerToken
-            )
-            or ""
+            forwarded_authorization(header(headers, "authorization"), forward_caller_token=forward) or ""
         )
+    if decision.server is not None:
         context["serverId"] = decision.server.id
     return allow(caller.username, arn.arn, context)

@@ -101,3 +101,16 @@ def test_loading_the_authorizer_imports_neither_jwt_nor_cryptography_nor_boto3()
         env={"PYTHONPATH": "shared", "PATH": ""},
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_an_admin_is_told_a_name_matches_no_server_but_still_needs_a_group_for_an_existing_one(
+    authenticator: Authenticator, store: InMemoryServerStore, idp: TestIdp
+) -> None:
+    admin = bearer(idp, "alice", ["admins"])
+
+    missing = decide(authenticator, store, "POST", "/mcp/nosuchserver/mcp", admin)
+
+    assert missing.missing == "nosuchserver"
+    assert missing.server is None
+    with pytest.raises(Forbidden):
+        decide(authenticator, store, "POST", "/mcp/financetools/mcp", admin)
