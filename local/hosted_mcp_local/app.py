@@ -271,6 +271,8 @@ class Gateway:
         headers = upstream_headers(incoming, caller, forward_caller_token=record.spec.forwardCallerToken)
         replica = self._replicas.get(base)
         if replica is None:
+            if len(self._replicas) > MAX_PINNED_SESSIONS:  # replicas come and go with restarts: stay bounded
+                self._replicas.clear()
             replica = self._replicas[base] = split_url(base)
         target = f"{replica[1]}/{rest}"
         query = request.scope.get("query_string", b"")
