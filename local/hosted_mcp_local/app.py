@@ -182,13 +182,19 @@ class Gateway:
 
     # -- local-only routes -----------------------------------------------------------------------------------
 
-    async def events(self, request: Request) -> Response:
+    def refuse_non_admin(self, request: Request) -> Response | None:
+        """The answer for a request the local-only admin routes must refuse, or None to go on."""
         if (bad := self.host_problem(request)) is not None:
             return bad
         try:
             self.admin(request)
         except DomainError as error:
             return domain_error(error)
+        return None
+
+    async def events(self, request: Request) -> Response:
+        if (refused := self.refuse_non_admin(request)) is not None:
+            return refused
         server_id = request.query_params.get("serverId") or None
         subscription = self.platform.events.subscribe(asyncio.get_running_loop(), server_id)
 
@@ -209,12 +215,8 @@ class Gateway:
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
     async def logs(self, request: Request) -> Response:
-        if (bad := self.host_problem(request)) is not None:
-            return bad
-        try:
-            self.admin(request)
-        except DomainError as error:
-            return domain_error(error)
+        if (refused := self.refuse_non_admin(request)) is not None:
+            return refused
         server_id = request.path_params["server"]
         try:
             tail = max(1, min(10_000, int(request.query_params.get("tail", "200"))))

@@ -17,7 +17,7 @@ import pytest
 from hosted_mcp.auth import Authenticator
 from hosted_mcp.errors import Unauthorized
 from hosted_mcp.models.domain import Caller
-from tests.support.jwt_attacks import ATTACKS, MALFORMED_AUTHORIZATION, Attack
+from tests.support.jwt_attacks import ATTACKS, MALFORMED_AUTHORIZATION, MALFORMED_TOKENS, Attack
 from tests.support.tokens import ADMIN_GROUP, DROP, TestIdp, b64url, forge, public_jwk, sign_hs256, sign_raw
 
 
@@ -207,20 +207,7 @@ def test_symmetric_algorithms_cannot_even_be_configured(idp: TestIdp) -> None:
             idp.settings(algorithms=[alg])
 
 
-@pytest.mark.parametrize(
-    "token",
-    [
-        "abc",
-        "a.b",
-        "a.b.c.d",
-        "...",
-        "!!!.###.$$$",
-        b64url(b"not json") + "." + b64url(b"{}") + ".sig",
-        b64url(b"[1,2]") + "." + b64url(b"{}") + ".sig",
-        b64url(b'{"alg":"RS256","kid":"rsa-1"}') + "." + b64url(b"not json") + ".sig",
-        b64url(b'{"alg":"RS256","kid":"rsa-1"}') + "." + b64url(b"[]") + ".sig",
-    ],
-)
+@pytest.mark.parametrize("token", MALFORMED_TOKENS)
 def test_malformed_token_is_rejected(authenticator: Authenticator, token: str) -> None:
     assert_rejected(authenticator, token)
 
