@@ -240,6 +240,20 @@ def read_body(path: str) -> Any:
 # -- commands -----------------------------------------------------------------------------------------------------
 
 
+# Where `make install` puts mcp-proxy (its own environment: it needs mcp<2), relative to the project checkout.
+PROJECT_PROXY = Path(".tools") / "mcp-proxy" / "bin" / "mcp-proxy"
+
+
+def find_mcp_proxy(explicit: str | None) -> str:
+    """The mcp-proxy to run stdio servers with: as given, else on PATH, else the project's own install."""
+    if explicit:
+        return explicit
+    on_path = shutil.which("mcp-proxy")
+    if on_path:
+        return on_path
+    return str(PROJECT_PROXY.resolve()) if PROJECT_PROXY.is_file() else "mcp-proxy"
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -247,7 +261,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hosted_mcp_local.platform import DataDirInUse, Platform, PlatformConfig
 
     data_dir = Path(args.data_dir).resolve()
-    proxy_bin = os.environ.get("HOSTED_MCP_PROXY_BIN") or shutil.which("mcp-proxy") or "mcp-proxy"
+    proxy_bin = find_mcp_proxy(args.mcp_proxy)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host  # noqa: S104 (only displayed)
     base_url = f"http://{shown_host}:{args.port}"
     allowed = tuple(h for h in (args.allowed_host or []) if h)
@@ -268,6 +282,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(platform, allowed_hosts=allowed)
     print(f"Hosted MCP is running at {base_url}", flush=True)
     print(f"  data directory: {data_dir}", flush=True)
+    if not (shutil.which(proxy_bin) or Path(proxy_bin).is_file()):
+        print(
+            f"  warning:        mcp-proxy not found ({proxy_bin}): stdio servers will fail until it is installed",
+            flush=True,
+        )
+        print("                  (`make install` puts it in .tools/mcp-proxy; or pass --mcp-proxy PATH)", flush=True)
     print(f"  admin token:    hosted-mcp token --data-dir {data_dir} --user admin --admin", flush=True)
     print(f"  then:           export HOSTED_MCP_URL={base_url} HOSTED_MCP_TOKEN=<that token>", flush=True)
     # Open event streams (GET /events, SSE sessions) never end by themselves: give them a few seconds, not forever.
@@ -542,6 +562,11 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--allowed-host", action="append", help="extra Host/Origin name the gateway accepts (repeatable)"
+    )
+    serve.add_argument(
+        "--mcp-proxy",
+        default=os.environ.get("HOSTED_MCP_PROXY_BIN"),
+        help=f"mcp-proxy for stdio servers (env HOSTED_MCP_PROXY_BIN; default: on PATH, else {PROJECT_PROXY})",
     )
     serve.add_argument("--reconcile-interval", type=float, default=60.0, help="seconds between reconciler sweeps")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
