@@ -33,7 +33,7 @@ from hosted_mcp.models.fields import ServerStatus
 from tests.conftest import SERVERS_TABLE
 from tests.support.ddb import create_servers_table
 from tests.support.dynamodb_local import dynamodb_local, unavailable_reason
-from tests.support.races import ReadTogetherStore, race
+from tests.support.races import race, race_two_transitions
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 RACE_ROUNDS = 40
@@ -266,24 +266,11 @@ def test_two_conflicting_transitions_exactly_one_wins_every_time(
             client, create_servers_table(client, f"race-{round_}")["TableDescription"]["TableName"]
         )
         record = in_service(store, admin, f"race-{round_}")
-        contenders = ReadTogetherStore(store, 2)
 
-        # When both ask for their transition at once
-        outcomes = race(
-            {
-                "first": partial(first, contenders, record.id, admin),
-                "second": partial(second, contenders, record.id, admin),
-            }
-        )
-
+        # When both ask for their transition at once,
         # Then exactly one wins, the loser gets ConcurrentModification, and the store holds the winner's write
-        winners = [o for o in outcomes if o.won]
-        assert len(winners) == 1, (round_, outcomes)
-        assert all(isinstance(o.error, ConcurrentModification) for o in outcomes if not o.won)
-        stored = store.get(record.id)
-        assert stored == winners[0].result
-        assert stored is not None
-        assert stored.version == record.version + 1
+        winner = race_two_transitions(store, record.id, admin, first, second)
+        assert winner.result.version == record.version + 1
         assert len(store.audit_trail(record.id)) == 3
 
 
@@ -518,21 +505,10 @@ def test_two_conflicting_transitions_exactly_one_wins_on_dynamodb_local(
     for round_ in range(LOCAL_RACE_ROUNDS):
         # Given a server in service, read by both contenders at the same version
         record = in_service(store, admin, f"race-{round_}")
-        contenders = ReadTogetherStore(store, 2)
 
-        # When both ask for their transition at once
-        outcomes = race(
-            {
-                "first": partial(first, contenders, record.id, admin),
-                "second": partial(second, contenders, record.id, admin),
-            }
-        )
-
+        # When both ask for their transition at once,
         # Then exactly one wins and the engine holds exactly the winner's write
-        winners = [o for o in outcomes if o.won]
-        assert len(winners) == 1, (round_, outcomes)
-        assert all(isinstance(o.error, ConcurrentModification) for o in outcomes if not o.won)
-        assert store.get(record.id) == winners[0].result
+        race_two_transitions(store, record.id, admin, first, second)
         assert len(store.audit_trail(record.id)) == 3
 
 

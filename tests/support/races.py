@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from hosted_mcp.errors import DomainError
-from hosted_mcp.models.domain import AuditEntry, ServerRecord
+from hosted_mcp.errors import ConcurrentModification, DomainError
+from hosted_mcp.models.domain import AuditEntry, Caller, ServerRecord
 from hosted_mcp.ports import Page, ServerStore
 
 
@@ -79,3 +80,25 @@ def race(operations: dict[str, Callable[[], Any]]) -> list[Outcome]:
     if unexpected:
         raise unexpected[0]
     return list(outcomes.values())
+
+
+Transition = Callable[[ServerStore, str, Caller], Any]
+
+
+def race_two_transitions(
+    store: ServerStore, server_id: str, caller: Caller, first: Transition, second: Transition
+) -> Outcome:
+    """Both contenders read the record at the same version, then write at once. Exactly one must win; the
+    loser must be told of the concurrent change, and the store must hold exactly the winner's write."""
+    contenders = ReadTogetherStore(store, 2)
+    outcomes = race(
+        {
+            "first": partial(first, contenders, server_id, caller),
+            "second": partial(second, contenders, server_id, caller),
+        }
+    )
+    winners = [o for o in outcomes if o.won]
+    assert len(winners) == 1, outcomes
+    assert all(isinstance(o.error, ConcurrentModification) for o in outcomes if not o.won), outcomes
+    assert store.get(server_id) == winners[0].result
+    return winners[0]

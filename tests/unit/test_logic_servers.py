@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from itertools import count
 from typing import Any
 
 import pytest
 
 from hosted_mcp.adapters.memory import InMemoryServerStore
-from hosted_mcp.errors import ConcurrentModification, InvalidRequest, NameConflict, NotFound, StatusConflict
+from hosted_mcp.errors import InvalidRequest, NameConflict, NotFound, StatusConflict
 from hosted_mcp.logic import servers
 from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
 from hosted_mcp.models.domain import Caller, ServerRecord
 from hosted_mcp.models.fields import ServerStatus as S
-from tests.support.races import ReadTogetherStore, race
+from tests.support.races import race_two_transitions
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 RACE_ROUNDS = 300
@@ -178,19 +177,8 @@ def test_two_conflicting_transitions_exactly_one_wins_every_time(admin: Caller, 
     for round_ in range(RACE_ROUNDS):
         # Given a record both contenders read at the same version
         record = given_server(store, admin, name=f"race-{round_}")
-        contenders = ReadTogetherStore(store, 2)
 
-        # When both write at once
-        outcomes = race(
-            {
-                "first": partial(first, contenders, record.id, admin),
-                "second": partial(second, contenders, record.id, admin),
-            }
-        )
-
+        # When both write at once,
         # Then one wins, the other is told of the concurrent change, and the winner's write is what is stored
-        winners = [o for o in outcomes if o.won]
-        assert len(winners) == 1, (round_, outcomes)
-        assert all(isinstance(o.error, ConcurrentModification) for o in outcomes if not o.won)
-        assert store.get(record.id) == winners[0].result
+        race_two_transitions(store, record.id, admin, first, second)
         assert len(store.audit_trail(record.id)) == 3
