@@ -14,6 +14,7 @@ Which status triggers which reaction is read from the lifecycle (`statemachine/l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -97,25 +98,33 @@ def apply_change(
     record = _current(store, server_id, status)
     if record is None:
         return None
-    try:
-        result = backend.apply(record)
-    except DeploymentRejected as rejected:
-        return settle_deployment(store, None, _settlement(record, "rolledBack", rejected.reason), now=now)
-    if result is ApplyResult.NO_CHANGE:
-        return settle_deployment(store, None, _settlement(record, "deployed", "nothing to change"), now=now)
-    return record
+    # A refused change leaves the old configuration running: that is a rollback, not a failure.
+    return _drive(store, record, backend.apply, refused="rolledBack", unchanged="nothing to change", now=now)
 
 
 def tear_down(store: ServerStore, backend: DeploymentBackend, server_id: str, *, now: datetime) -> ServerRecord | None:
     record = _current(store, server_id, ServerStatus.DELETING)
     if record is None:
         return None
+    return _drive(store, record, backend.teardown, refused="failed", unchanged="nothing left to remove", now=now)
+
+
+def _drive(
+    store: ServerStore,
+    record: ServerRecord,
+    action: Callable[[ServerRecord], ApplyResult],
+    *,
+    refused: Outcome,
+    unchanged: str,
+    now: datetime,
+) -> ServerRecord | None:
+    """Start a backend action; settle at once when the backend refuses it or has nothing to do."""
     try:
-        result = backend.teardown(record)
+        result = action(record)
     except DeploymentRejected as rejected:
-        return settle_deployment(store, None, _settlement(record, "failed", rejected.reason), now=now)
+        return settle_deployment(store, None, _settlement(record, refused, rejected.reason), now=now)
     if result is ApplyResult.NO_CHANGE:
-        return settle_deployment(store, None, _settlement(record, "deployed", "nothing left to remove"), now=now)
+        return settle_deployment(store, None, _settlement(record, "deployed", unchanged), now=now)
     return record
 
 
