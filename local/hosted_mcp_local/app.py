@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from aws_lambda_powertools import Logger
 from starlette.applications import Starlette
@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hosted_mcp.api.errors import error_response
 from hosted_mcp.auth.access import Role, require_role
@@ -53,6 +53,7 @@ from hosted_mcp_local.forwarder import (
     stream_answer,
 )
 from hosted_mcp_local.platform import Platform
+from hosted_mcp_local.request_line import RequestLineRule
 
 logger = Logger(service="hosted-mcp-gateway")
 
@@ -83,6 +84,8 @@ KEEPALIVE_SECONDS = 15.0
 SMALL_BODY_BYTES = 1 << 20
 DATA_PLANE_METHODS = frozenset({"GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS", "HEAD"})
 DATA_PLANE_ROUTE = re.compile(r"^/mcp/(?P<name>[^/]+)/(?P<rest>(?P<first>[^/]*).*)$", re.DOTALL)
+# RFC 3986 `pchar` without `%`: everything else in the authorized (decoded) path is percent-encoded upstream.
+PATH_SAFE = "/:@!$&'()*+,;="
 
 
 def problem(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -152,8 +155,10 @@ class Gateway:
         return caller
 
     def decide(self, request: Request) -> Decision:
-        """The data-plane and management decision of the Lambda authorizer, on the method and real path only."""
-        return decide(self.authenticator, self.records, request.method, request.url.path, request.headers)
+        """The data-plane and management decision of the Lambda authorizer, on the method and real path only.
+
+        The path decided on is the decoded ASGI path, the very one the data plane forwards (re-encoded)."""
+        return decide(self.authenticator, self.records, request.method, request.scope["path"], request.headers)
 
     def host_problem(self, request: Request) -> Response | None:
         """DNS rebinding defence: only loopback or configured host names, in Host and in Origin."""
@@ -276,7 +281,7 @@ class Gateway:
             if len(self._replicas) > MAX_PINNED_SESSIONS:  # replicas come and go with restarts: stay bounded
                 self._replicas.clear()
             replica = self._replicas[base] = split_url(base)
-        target = f"{replica[1]}/{rest}"
+        target = f"{replica[1]}/{quote(rest, safe=PATH_SAFE)}"
         query = request.scope.get("query_string", b"")
         if query:
             target += f"?{query.decode('latin-1')}"
@@ -373,8 +378,12 @@ class GatewayApp(Starlette):
     hottest path there is); everything else is an ordinary Starlette app."""
 
     gateway: Gateway
+    guarded: ASGIApp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.guarded(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in DATA_PLANE_METHODS:
             match = DATA_PLANE_ROUTE.match(scope["path"])
             if match is not None and match.group("first") in DATA_PLANE:
@@ -506,6 +515,7 @@ def create_app(platform: Platform, *, allowed_hosts: tuple[str, ...] = (), web_d
     ]
     app = GatewayApp(routes=routes, lifespan=lifespan)
     app.gateway = gateway
+    app.guarded = RequestLineRule(app._dispatch)
     app.mount("/", Fallback(gateway, web_dir))
     app.state.gateway = gateway
     app.state.platform = platform

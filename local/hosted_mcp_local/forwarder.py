@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -22,6 +23,9 @@ HEAD_LIMIT = 1 << 16
 IDLE_PER_REPLICA = 64
 CONNECT_SECONDS = 5.0
 NO_BODY_STATUSES = frozenset({204, 304})
+UNSAFE_TARGET = re.compile(r"[^\x21-\x7e]")
+UNSAFE_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+UNSAFE_HEAD_LINE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class UpstreamError(Exception):
@@ -35,7 +39,13 @@ class Connection:
     writer: asyncio.StreamWriter
 
     def usable(self) -> bool:
-        return not self.reader.at_eof() and not self.writer.is_closing()
+        """Open, and nothing unread: bytes the replica sent beyond the answer we read (or while the connection
+        sat idle) are not an answer to anything we will send, so such a connection is never reused."""
+        return not self.reader.at_eof() and not self.writer.is_closing() and not self.unread()
+
+    def unread(self) -> int:
+        # StreamReader has no public view of what it has buffered but not handed out yet.
+        return len(getattr(self.reader, "_buffer", b""))
 
     def close(self) -> None:
         self.writer.close()
@@ -149,11 +159,17 @@ async def exchange(
     headers: list[tuple[str, str]],
     body: bytes | AsyncIterator[bytes] | None,
 ) -> UpstreamResponse:
-    """Send one request and read the answer's head; a reused connection the replica had closed is retried once."""
+    """Send one request and read the answer's head; a reused connection the replica had closed is retried once.
+
+    The target and headers must already be safe (the gateway refuses control characters and percent-encodes the
+    path it forwards); anything else is refused here too rather than written into the request head.
+    """
+    if UNSAFE_TARGET.search(target) or UNSAFE_TARGET.search(method):
+        raise UpstreamError("UnsafeTarget")
     head = [f"{method} {target} HTTP/1.1\r\nHost: {key[0]}:{key[1]}\r\n"]
     for name, value in headers:
-        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-            continue
+        if UNSAFE_HEADER.search(value) or UNSAFE_TARGET.search(name) or ":" in name:
+            raise UpstreamError("UnsafeHeader")
         head.append(f"{name}: {value}\r\n")
     if isinstance(body, bytes):
         head.append(f"Content-Length: {len(body)}\r\n")
@@ -221,11 +237,11 @@ def _parse_head(raw: bytes, connection: Connection, pool: UpstreamPool, method: 
     reusable = status_line[0] == b"HTTP/1.1"
     for line in lines[1:]:
         name, sep, value = line.partition(b":")
-        if not sep:
+        if not sep or UNSAFE_HEAD_LINE.search(line):  # a bare LF or NUL would reach the client's response head
             raise UpstreamError("NotHttp")
         name, value = name.strip().lower(), value.strip()
         if name == b"content-length":
-            if not value.isdigit():
+            if not value.isdigit() or (length is not None and int(value) != length):
                 raise UpstreamError("NotHttp")
             length = int(value)
         elif name == b"transfer-encoding":

@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hosted_mcp_local.forwarder import UpstreamPool, exchange, stream_answer
+import pytest
+
+from hosted_mcp_local.forwarder import UpstreamError, UpstreamPool, exchange, stream_answer
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 SAFETY = 10.0  # only bounds a hang; nothing here depends on timing
@@ -199,3 +201,83 @@ def test_a_client_that_goes_away_ends_the_exchange_with_the_replica() -> None:
         return [m.get("status", 0) for m in sent[:1]]
 
     assert run(scenario()) == [200]
+
+
+def test_a_connection_that_brought_an_unexpected_second_answer_is_closed_not_reused() -> None:
+    async def scenario() -> tuple[list[bytes], int]:
+        async def replica(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                try:
+                    await read_request(reader)
+                except asyncio.IncompleteReadError:
+                    return
+                # one request, two answers: the second must never be taken for the answer to the next request
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst")
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstray")
+                await writer.drain()
+
+        server, address, connections = await serve(replica)
+        pool = UpstreamPool()
+        bodies = []
+        for _ in range(2):
+            answer = await exchange(pool, address, "POST", "/mcp", [], b"{}")
+            bodies.append(b"".join([c async for c in answer.body()]))
+            await asyncio.sleep(0.05)  # let the stray answer arrive before the connection goes back to the pool
+            answer.close()
+        pool.close()
+        server.close()
+        return bodies, len(connections)
+
+    assert run(scenario()) == ([b"first", b"first"], 2)
+
+
+@pytest.mark.parametrize(
+    ("target", "headers"),
+    [
+        ("/mcp\r\nX-Hosted-Mcp-User: admin", []),
+        ("/mcp x", []),
+        ("/mcp", [("x-note", "a\r\nX-Hosted-Mcp-User: admin")]),
+        ("/mcp", [("x-note", "a\x00")]),
+        ("/mcp", [("x-bad name", "a")]),
+    ],
+)
+def test_an_unsafe_target_or_header_is_refused_before_anything_is_written(
+    target: str, headers: list[tuple[str, str]]
+) -> None:
+    async def scenario() -> int:
+        async def replica(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read()
+
+        server, address, connections = await serve(replica)
+        pool = UpstreamPool()
+        with pytest.raises(UpstreamError):
+            await exchange(pool, address, "POST", target, headers, b"{}")
+        pool.close()
+        server.close()
+        return len(connections)
+
+    assert run(scenario()) == 0
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nx-a: b\nx-hosted-mcp-user: admin\r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok",
+    ],
+)
+def test_an_answer_head_that_could_split_the_clients_response_is_not_relayed(head: bytes) -> None:
+    async def scenario() -> None:
+        async def replica(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await read_request(reader)
+            writer.write(head)
+            await writer.drain()
+
+        server, address, _ = await serve(replica)
+        pool = UpstreamPool()
+        with pytest.raises(UpstreamError):
+            await exchange(pool, address, "POST", "/mcp", [], b"{}")
+        pool.close()
+        server.close()
+
+    run(scenario())
