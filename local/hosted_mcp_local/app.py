@@ -36,9 +36,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hosted_mcp.api.errors import error_response
-from hosted_mcp.auth.access import Role, require_role
 from hosted_mcp.auth.decision import Decision, decide
 from hosted_mcp.auth.forwarding import upstream_headers
+from hosted_mcp.auth.roles import Role, require_role
 from hosted_mcp.errors import DomainError, Forbidden, NotFound
 from hosted_mcp.models.domain import Caller, ServerRecord
 from hosted_mcp.models.fields import ServerStatus

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventMo
 
 from hosted_mcp.adapters.memory import InMemoryServerStore
 from hosted_mcp.api.routes import ApiServices, build_resolver
-from hosted_mcp.auth.access import MANAGEMENT_ROUTES
+from hosted_mcp.auth.roles import MANAGEMENT_ROUTES
 from hosted_mcp.logic.servers import create_server
 from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest

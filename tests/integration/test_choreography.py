@@ -22,8 +22,8 @@ from botocore.config import Config
 
 from hosted_mcp.adapters import aws
 from hosted_mcp.adapters.cloudformation import CloudFormationBackend
+from hosted_mcp.adapters.stack_template import StackPlatform
 from hosted_mcp.lifecycle import lifecycle
-from hosted_mcp.logic.server_stack import StackPlatform
 from hosted_mcp.models.domain import ServerRecord
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.ports import ReadinessProbe

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from hosted_mcp.auth.access import MANAGEMENT_ROUTES, Role
+from hosted_mcp.auth.roles import MANAGEMENT_ROUTES, Role
 
 ADMIN_GROUP = "admins"
 MEMBER_GROUP = "finance"

@@ -16,7 +16,7 @@ def method_arn(method: str, path: str, *, stage: str = STAGE) -> str:
 
 def resource_of(path: str) -> tuple[str, dict[str, str]]:
     """The API resource a path hits and its path parameters (the data plane is one greedy route)."""
-    from hosted_mcp.auth.access import MANAGEMENT_ROUTES
+    from hosted_mcp.auth.roles import MANAGEMENT_ROUTES
 
     parts = path.strip("/").split("/")
     if len(parts) >= 3 and parts[0] == "mcp" and parts[2] in ("mcp", "sse", "messages"):

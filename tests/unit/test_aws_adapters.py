@@ -20,14 +20,14 @@ from hosted_mcp.adapters.connections import connection_item
 from hosted_mcp.adapters.dynamodb import AuditItem, ServerItem
 from hosted_mcp.adapters.dynamodb_streams import status_change
 from hosted_mcp.adapters.metrics import transition_metrics
+from hosted_mcp.adapters.stack_template import stack_name
 from hosted_mcp.errors import DeploymentRejected
 from hosted_mcp.logic.reactions import StatusChange
-from hosted_mcp.logic.server_stack import stack_name
 from hosted_mcp.models.domain import AuditEntry, ServerRecord, ServerSpec
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.ports import ApplyResult
 from tests.support.fake_cloudformation import FakeCloudFormation, Script
-from tests.unit.test_server_stack import PLATFORM, a_record
+from tests.unit.test_stack_template import PLATFORM, a_record
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 SERVER_ID = "3f5a9c0e1b2d4f6a8c0e1b2d4f6a8c0e"

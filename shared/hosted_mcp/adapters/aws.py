@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 if TYPE_CHECKING:
     from hosted_mcp.adapters.cloudformation import CloudFormationBackend, StackStatusChanged
     from hosted_mcp.adapters.dynamodb import DynamoDbServerStore
+    from hosted_mcp.adapters.stack_template import StackPlatform
     from hosted_mcp.api.routes import ApiServices
     from hosted_mcp.logic.reactions import StatusChange
-    from hosted_mcp.logic.server_stack import StackPlatform
     from hosted_mcp.models.domain import ServerRecord
     from hosted_mcp.ports import Connections, ReadinessProbe, StatusEvents
 
@@ -159,7 +159,7 @@ def _client(service: str) -> Any:
 
 @factory
 def stack_platform() -> StackPlatform:
-    from hosted_mcp.logic.server_stack import StackPlatform
+    from hosted_mcp.adapters.stack_template import StackPlatform
 
     conf = reaction_settings()
     conf.require("cluster_name", "vpc_id", "subnet_ids", "task_security_group_id", "listener_arn", "stdio_image")
@@ -200,7 +200,7 @@ def cloudformation_client() -> Any:
 @factory
 def readiness_probe() -> ReadinessProbe:
     from hosted_mcp.adapters.mcp_probe import McpReadinessProbe
-    from hosted_mcp.logic.server_stack import mcp_path, route_prefix
+    from hosted_mcp.adapters.stack_template import mcp_path, route_prefix
 
     conf = reaction_settings()
     conf.require("data_plane_url")

@@ -18,9 +18,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from hosted_mcp.errors import DeploymentRejected
-from hosted_mcp.lifecycle import Outcome
-from hosted_mcp.logic.server_stack import (
+from hosted_mcp.adapters.stack_template import (
     PRIORITY_PARAMETER,
     StackPlatform,
     free_listener_priority,
@@ -29,6 +27,8 @@ from hosted_mcp.logic.server_stack import (
     stack_name,
     stack_tags,
 )
+from hosted_mcp.errors import DeploymentRejected
+from hosted_mcp.lifecycle import Outcome
 from hosted_mcp.models.domain import ServerRecord
 from hosted_mcp.models.settlement import Deployment, Settlement
 from hosted_mcp.ports import ApplyResult, DeploymentBackend

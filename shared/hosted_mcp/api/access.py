@@ -19,9 +19,9 @@ from hosted_mcp.api.routes import (
     json_response,
     public_base_url,
 )
-from hosted_mcp.auth.access import Role
 from hosted_mcp.auth.api_keys import ApiKeyStore
 from hosted_mcp.auth.authenticator import API_KEY_HEADER, bearer_token, header
+from hosted_mcp.auth.roles import Role
 from hosted_mcp.errors import DomainError, NotFound
 from hosted_mcp.logic import access
 from hosted_mcp.models.access import (

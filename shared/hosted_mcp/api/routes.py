@@ -17,8 +17,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel
 
 from hosted_mcp.api.errors import error_response
-from hosted_mcp.auth.access import MANAGEMENT_ROUTES, Role, RouteRule, require_role, rule_for
 from hosted_mcp.auth.api_keys import ApiKeyStore
+from hosted_mcp.auth.roles import MANAGEMENT_ROUTES, Role, RouteRule, require_role, rule_for
 from hosted_mcp.errors import DomainError, Unauthorized, invalid_request_from
 from hosted_mcp.logic import servers
 from hosted_mcp.models.api import (
@@ -96,7 +96,7 @@ def caller_with_role(authorizer_context: dict | None, role: Role) -> Caller:
 
 class ManagementResolver(APIGatewayRestResolver):
     """Checks the route's role before anything else, so nobody learns how a body is validated (or whether a
-    route exists) before proving who they are. Roles come from `hosted_mcp.auth.access.MANAGEMENT_ROUTES`, the
+    route exists) before proving who they are. Roles come from `hosted_mcp.auth.roles.MANAGEMENT_ROUTES`, the
     table the authorizer reads too; `secured` refuses to register a route missing from it."""
 
     def secured(self, method: str, rule: str, **route_options: Any) -> Callable[[Callable], Callable]:

@@ -1,7 +1,7 @@
 """Authentication and authorization: one set of rules for the Lambda authorizer and the local gateway.
 
 Nothing here imports PyJWT or cryptography at module load; they are imported when a JWT is first verified. The
-names below are loaded on first use, so a module that needs only `hosted_mcp.auth.access` (the management API)
+names below are loaded on first use, so a module that needs only `hosted_mcp.auth.roles` (the management API)
 does not pay for the authenticator, the JWKS client and the HTTP stack they import.
 """
 

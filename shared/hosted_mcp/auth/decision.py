@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hosted_mcp.auth.access import Role, data_plane_server, require_role, require_use, rule_for
 from hosted_mcp.auth.authenticator import Authenticator
+from hosted_mcp.auth.roles import Role, data_plane_server, require_role, require_use, rule_for
 from hosted_mcp.errors import Forbidden
 from hosted_mcp.models.domain import Caller, ServerRecord
 from hosted_mcp.ports import ServerStore

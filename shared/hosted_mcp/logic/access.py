@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from hosted_mcp.auth.access import may_use
 from hosted_mcp.auth.api_keys import ApiKeyRecord, ApiKeyStore, IssuedKey, new_key
+from hosted_mcp.auth.roles import may_use
 from hosted_mcp.errors import InvalidRequest
 from hosted_mcp.models.access import BEARER_PLACEHOLDER, ConnectionView, IssueApiKeyRequest
 from hosted_mcp.models.domain import Caller, ServerRecord

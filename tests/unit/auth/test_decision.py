@@ -11,8 +11,8 @@ import pytest
 
 from hosted_mcp.adapters.memory import InMemoryServerStore
 from hosted_mcp.auth import Authenticator
-from hosted_mcp.auth.access import Role
 from hosted_mcp.auth.decision import decide
+from hosted_mcp.auth.roles import Role
 from hosted_mcp.errors import Forbidden, Unauthorized
 from hosted_mcp.logic import servers
 from hosted_mcp.logic.transitions import move

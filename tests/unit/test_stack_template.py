@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cfnlint.api import lint as cfn_lint
 
-from hosted_mcp.logic.server_stack import (
+from hosted_mcp.adapters.stack_template import (
     HEALTH_CONTAINER,
     MAX_STACK_NAME,
     SERVER_CONTAINER,

@@ -8,8 +8,8 @@ import pytest
 
 from hosted_mcp.adapters.memory import InMemoryServerStore
 from hosted_mcp.api.routes import ApiServices, ManagementResolver, build_resolver
-from hosted_mcp.auth.access import MANAGEMENT_ROUTES, Role, data_plane_server, rule_for
 from hosted_mcp.auth.policy import MethodArn
+from hosted_mcp.auth.roles import MANAGEMENT_ROUTES, Role, data_plane_server, rule_for
 from hosted_mcp.errors import InvalidRequest
 from tests.support.ddb import load_template
 from tests.support.events import ADMIN, USER, api_event
