@@ -17,6 +17,7 @@ import asyncio
 import base64
 import itertools
 import re
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -139,6 +140,7 @@ class Gateway:
         self.records = RecordCache(platform.store)
         self.upstream = UpstreamPool()
         self._replicas: dict[str, tuple[tuple[str, int], str]] = {}
+        self._resolver_lock = threading.Lock()
 
     async def close(self) -> None:
         self.upstream.close()
@@ -182,8 +184,15 @@ class Gateway:
         authorizer = decision.caller.to_authorizer_context() if decision.caller is not None else None
         body = await request.body()
         event = proxy_event(request, body, authorizer)
-        result = await run_in_threadpool(self.platform.resolver.resolve, event, _LambdaContext())  # type: ignore[arg-type]
+        result = await run_in_threadpool(self.resolve_management, event)
         return proxy_response(result)
+
+    def resolve_management(self, event: dict[str, Any]) -> dict[str, Any]:
+        """One management request through the Lambda's resolver, one at a time: like a Lambda execution
+        environment, the resolver holds the current event and its context (caller, services) for the duration
+        of a request, so two requests in parallel threads would read each other's."""
+        with self._resolver_lock:
+            return self.platform.resolver.resolve(event, _LambdaContext())
 
     # -- local-only routes -----------------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
 
 from hosted_mcp.adapters.memory import InMemoryServerStore
-from hosted_mcp.api.routes import ApiServices, build_resolver
+from hosted_mcp.api.app import build_resolver
+from hosted_mcp.api.services import ApiServices
 from hosted_mcp.auth.roles import MANAGEMENT_ROUTES
 from hosted_mcp.logic.servers import create_server
 from hosted_mcp.logic.transitions import move

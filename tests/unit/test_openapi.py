@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from hosted_mcp.adapters.memory import InMemoryServerStore
-from hosted_mcp.api.routes import ApiServices, build_resolver
+from hosted_mcp.api.app import build_resolver
+from hosted_mcp.api.services import ApiServices
 from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
 from tests.support.events import api_event, response_json
 from tests.support.lambdas import FakeLambdaContext
@@ -35,6 +36,10 @@ def schema(document: dict[str, Any], ref_holder: dict[str, Any]) -> dict[str, An
         ("/mcp/{serverId}", "put", "200"),
         ("/mcp/{serverId}", "delete", "200"),
         ("/mcp/{serverId}/audit", "get", "200"),
+        ("/api-keys", "post", "201"),
+        ("/api-keys", "get", "200"),
+        ("/api-keys/{keyId}", "delete", "200"),
+        ("/connections", "get", "200"),
     ],
 )
 def test_every_management_route_documents_its_success_and_errors(
@@ -42,7 +47,9 @@ def test_every_management_route_documents_its_success_and_errors(
 ) -> None:
     responses = document["paths"][path][method]["responses"]
     assert success in responses
-    assert {"401", "403"} <= set(responses)
+    assert "schema" in responses[success]["content"]["application/json"]
+    assert {"401", "403"} <= set(responses) or path == "/connections"  # any authenticated caller may list theirs
+    assert "401" in responses
     assert "422" not in responses  # invalid input is answered with 400
     assert schema(document, responses["401"])["title"] == "ErrorBody"
 
@@ -68,6 +75,13 @@ def test_list_parameters_are_documented_with_their_bounds(document: dict[str, An
     assert parameters["limit"]["schema"]["minimum"] == 1
     assert parameters["limit"]["schema"]["maximum"] == 100
     assert parameters["nextToken"]["in"] == "query"
+
+
+def test_the_document_says_how_to_authenticate(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerJwt"]["scheme"] == "bearer"
+    assert (schemes["apiKey"]["in"], schemes["apiKey"]["name"]) == ("header", "X-Api-Key")
+    assert document["security"] == [{"bearerJwt": []}, {"apiKey": []}]
 
 
 def test_the_document_itself_is_not_listed(document: dict[str, Any]) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from hosted_mcp.adapters.memory import InMemoryServerStore
-from hosted_mcp.api.routes import ApiServices, build_resolver
+from hosted_mcp.api.app import build_resolver
+from hosted_mcp.api.services import ApiServices
 from tests.support.events import api_event, response_json
 
 CREATE = {"name": "Docs MCP", "serverType": "stdio", "startCommand": "python server.py"}

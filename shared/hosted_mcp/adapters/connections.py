@@ -12,9 +12,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from hosted_mcp.adapters.dynamodb import serialize
-from hosted_mcp.models.access import BEARER_PLACEHOLDER
+from hosted_mcp.models.connections import BEARER_PLACEHOLDER
 from hosted_mcp.models.domain import ServerRecord
-from hosted_mcp.models.fields import PUBLIC_GROUP, ServerType
+from hosted_mcp.models.fields import PUBLIC_GROUP
 from hosted_mcp.ports import Connections
 
 CONNECTION_OWNER = PUBLIC_GROUP
@@ -25,14 +25,13 @@ def connection_key(server_id: str) -> dict[str, str]:
 
 
 def connection_item(record: ServerRecord, url: str, *, active: bool) -> dict[str, Any]:
-    """The connection of `record` as plain data. `url` is the server's base (`.../mcp/<name>`)."""
+    """The connection of `record` as plain data. `url` is the endpoint clients use (`hosted_mcp.endpoints`)."""
     spec = record.spec
-    endpoint = f"{url}/sse" if spec.serverType is ServerType.SSE else f"{url}/mcp"
     item: dict[str, Any] = connection_key(record.id) | {
         "name": spec.name,
         "normalizedName": record.normalizedName,
         "serverType": spec.serverType.value,
-        "url": endpoint,
+        "url": url,
         "groups": list(spec.groups),
         "status": "active" if active else "inactive",
         "customHeaders": {"Authorization": f"Bearer {BEARER_PLACEHOLDER}"},

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hosted_mcp.endpoints import server_urls
 from hosted_mcp.models.domain import (
     AuditEntry,
     AutoScalingConfig,
@@ -187,7 +188,9 @@ class ServerView(BaseModel):
     version: int
     lastError: str | None
     restarts: int
-    url: str | None = Field(None, description="Streamable HTTP endpoint of the server on this platform.")
+    url: str | None = Field(
+        None, description="The endpoint clients use: streamable HTTP (`/mcp`), SSE for SSE servers."
+    )
     sseUrl: str | None = Field(None, description="SSE endpoint of the server on this platform.")
     pendingChanges: dict[str, Any] | None = None
 
@@ -200,7 +203,7 @@ class ServerView(BaseModel):
             pending = {k: v for k, v in new.items() if spec.get(k) != v}
             if record.pending.enabled != record.enabled:
                 pending["enabled"] = record.pending.enabled
-        prefix = f"{base_url.rstrip('/')}/mcp/{record.normalizedName}" if base_url else None
+        urls = server_urls(base_url, record) if base_url else None
         return cls(
             id=record.id,
             normalizedName=record.normalizedName,
@@ -216,8 +219,8 @@ class ServerView(BaseModel):
             version=record.version,
             lastError=record.lastError,
             restarts=record.restarts,
-            url=f"{prefix}/mcp" if prefix else None,
-            sseUrl=f"{prefix}/sse" if prefix else None,
+            url=urls.primary if urls else None,
+            sseUrl=urls.sse if urls else None,
             pendingChanges=pending,
         )
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.event_handler.router import Router
 
 from hosted_mcp.adapters.memory import InMemoryServerStore
-from hosted_mcp.api.routes import ApiServices, ManagementResolver, build_resolver
+from hosted_mcp.api.app import ManagementResolver, build_resolver
+from hosted_mcp.api.services import ApiServices
 from hosted_mcp.auth.policy import MethodArn
 from hosted_mcp.auth.roles import MANAGEMENT_ROUTES, Role, data_plane_server, rule_for
 from hosted_mcp.errors import InvalidRequest
@@ -30,9 +32,15 @@ def test_every_resolver_route_has_a_role_and_every_role_a_route() -> None:
 
 
 def test_a_route_missing_from_the_table_cannot_be_registered() -> None:
-    app = ManagementResolver()
+    app = ManagementResolver(lambda: ApiServices(store=InMemoryServerStore()))
+    rogue = Router()
+
+    @rogue.get("/secret-admin-thing")
+    def secret() -> dict:
+        return {}
+
     with pytest.raises(ValueError, match="no role"):
-        app.secured("GET", "/secret-admin-thing")
+        app.include_secured(rogue)
 
 
 def test_every_deployed_api_route_is_in_the_table_and_every_protected_route_is_deployed() -> None:

@@ -1,4 +1,4 @@
-"""API models of access: API keys (issue, list, revoke) and the connections a caller may use."""
+"""API models of API keys: issue (the secret shown once), list and revoke; never a secret or its hash after issue."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hosted_mcp.auth.api_keys import ApiKeyRecord
-from hosted_mcp.models.fields import GroupName, ServerType
+from hosted_mcp.models.fields import GroupName
 
-BEARER_PLACEHOLDER = "{LISA_BEARER_TOKEN}"
 MAX_KEY_LIFETIME_DAYS = 365
 
 
@@ -62,26 +61,3 @@ class ApiKeyPage(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
     Items: list[ApiKeyView]
-
-
-class ConnectionView(BaseModel):
-    """A hosted server as a chat client or agent connects to it."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    id: str
-    name: str
-    normalizedName: str
-    description: str | None
-    serverType: ServerType
-    url: str | None
-    sseUrl: str | None
-    groups: list[str]
-    status: Literal["active", "inactive"]
-    customHeaders: dict[str, str]
-
-
-class ConnectionPage(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    Items: list[ConnectionView]
