@@ -169,13 +169,13 @@ def lifecycle_counts() -> LifecycleCounts:
     from hosted_mcp.adapters.memory import InMemoryServerStore
     from hosted_mcp.logic import reactions, servers
     from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
-    from hosted_mcp.models.domain import AuditEntry, Caller, ServerRecord
+    from hosted_mcp.models.domain import AuditEntry, Caller, ServerRecord, StatusChange
     from hosted_mcp.models.events import StatusChanged
     from hosted_mcp.models.settlement import Deployment, Settlement
     from hosted_mcp.ports import ApplyResult, Connections, DeploymentBackend, StatusEvents
 
     counts = LifecycleCounts("ours")
-    changes: list[reactions.StatusChange] = []
+    changes: list[StatusChange] = []
 
     def write(kind: str, *item_bytes: int, transactional: bool = True) -> None:
         units = sum(wru(size, transactional) for size in item_bytes)
@@ -193,17 +193,17 @@ def lifecycle_counts() -> LifecycleCounts:
         def create(self, record: ServerRecord, audit: AuditEntry) -> None:
             super().create(record, audit)
             write("create", size(record), len(record.normalizedName) + 64, size(audit))
-            changes.append(reactions.StatusChange(None, record))
+            changes.append(StatusChange(None, record))
 
         def replace(self, expected: ServerRecord, new: ServerRecord, audit: AuditEntry | None) -> None:
             super().replace(expected, new, audit)
             write("move" if audit else "amend", size(new), *([size(audit)] if audit else []))
-            changes.append(reactions.StatusChange(expected, new))
+            changes.append(StatusChange(expected, new))
 
         def remove(self, expected: ServerRecord, audit: AuditEntry) -> None:
             super().remove(expected, audit)
             write("remove", size(expected), len(expected.normalizedName) + 64, size(audit))
-            changes.append(reactions.StatusChange(expected, None))
+            changes.append(StatusChange(expected, None))
 
     class Stack(DeploymentBackend):
         """CloudFormation: one API call per action; the outcome arrives later as an event."""

@@ -4,8 +4,8 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hosted_mcp.adapters.aws import api_services
-from hosted_mcp.api.routes import build_resolver
+from hosted_mcp.api.app import build_resolver
+from hosted_mcp.wiring.aws import api_services
 
 logger = Logger()
 tracer = Tracer()

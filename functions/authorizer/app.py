@@ -7,10 +7,9 @@ It answers API Gateway with a policy for exactly this request's method ARN plus 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hosted_mcp.adapters.aws import server_store
-from hosted_mcp.adapters.aws_auth import authenticator
 from hosted_mcp.auth.gateway import AuthorizerRequest, authorize
 from hosted_mcp.errors import Unauthorized
+from hosted_mcp.wiring.aws import authenticator, server_store
 
 logger = Logger()
 

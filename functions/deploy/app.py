@@ -5,19 +5,20 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hosted_mcp.adapters import aws
 from hosted_mcp.adapters.dynamodb_streams import status_change
-from hosted_mcp.logic.reactions import deploy_server
+from hosted_mcp.logic.reactions import react
+from hosted_mcp.wiring import aws
 
 logger = Logger()
 tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+HOSTS = frozenset({"deploy"})
 
 
 def deploy(record: DynamoDBRecord) -> None:
     change = status_change(record.raw_event)
     if change is not None:
-        deploy_server(aws.server_store(), aws.deployment_backend(), change.server.id, now=aws.utc_now())
+        react(aws.reaction_ports(), change, now=aws.utc_now(), hosts=HOSTS)
 
 
 @logger.inject_lambda_context

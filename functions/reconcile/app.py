@@ -4,8 +4,9 @@ failed with the reason it is overdue. Level-triggered: safe to run any number of
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hosted_mcp.adapters import aws
 from hosted_mcp.adapters.eventbridge import ScheduledTick
+from hosted_mcp.logic.reactions import reconcile_overdue
+from hosted_mcp.wiring import aws
 
 logger = Logger()
 tracer = Tracer()
@@ -15,5 +16,5 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     ScheduledTick.model_validate(event)
-    repaired = aws.reconcile_overdue()
+    repaired = reconcile_overdue(aws.reaction_ports(), now=aws.utc_now())
     return {"repaired": [record.id for record in repaired]}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,16 +22,25 @@ from typing import TextIO
 from aws_lambda_powertools import Logger
 
 from hosted_mcp.adapters.mcp_probe import McpReadinessProbe
-from hosted_mcp.api.routes import ApiServices, build_resolver
+from hosted_mcp.api.app import build_resolver
+from hosted_mcp.api.services import ApiServices
 from hosted_mcp.auth import Authenticator
 from hosted_mcp.errors import ConcurrentModification
 from hosted_mcp.lifecycle import lifecycle
 from hosted_mcp.logic import reactions
-from hosted_mcp.logic.reactions import StatusChange
 from hosted_mcp.logic.servers import utc_now
 from hosted_mcp.logic.transitions import amend
+from hosted_mcp.models.domain import StatusChange
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.models.settlement import Settlement
+from hosted_mcp.ports import (
+    Connections,
+    DeploymentBackend,
+    ReadinessProbe,
+    ServerStore,
+    StatusEvents,
+    TransitionMetrics,
+)
 from hosted_mcp_local.events import LocalStatusEvents
 from hosted_mcp_local.identity import LocalIssuer, local_auth_settings
 from hosted_mcp_local.pump import ChangeFeedPump
@@ -58,6 +66,19 @@ class PlatformConfig:
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class LocalReactionPorts:
+    """`ReactionPorts` of one machine: built up front, no connections table, no CloudWatch metrics."""
+
+    store: ServerStore
+    backend: DeploymentBackend
+    probe: ReadinessProbe
+    events: StatusEvents
+    base_url: str
+    connections: Connections | None = None
+    metrics: TransitionMetrics | None = None
+
+
 class Platform:
     def __init__(self, config: PlatformConfig) -> None:
         self.config = config
@@ -77,6 +98,9 @@ class Platform:
             startup_timeout=config.startup_timeout,
         )
         self.probe = McpReadinessProbe(self.supervisor.endpoints, timeout=5.0, attempts=3, retry_delay=0.5)
+        self.ports = LocalReactionPorts(
+            store=self.store, backend=self.supervisor, probe=self.probe, events=self.events, base_url=config.base_url
+        )
         self.pump = ChangeFeedPump(self.store, self.react)
         self.services = ApiServices(store=self.store, base_url=config.base_url, api_keys=self.api_keys)
         self.resolver = build_resolver(lambda: self.services)
@@ -147,24 +171,12 @@ class Platform:
     # -- reactions -------------------------------------------------------------------------------------------
 
     def react(self, change: StatusChange, *, publish: bool = True) -> None:
-        """What the stream-triggered Lambdas do on AWS, for one change of the feed."""
-        if publish:
-            reactions.publish_status(self.events, change)
-        reaction = reactions.reaction_for(change)
-        if change.new is None or reaction is None:
-            return
-        server_id, status, now = change.new.id, change.new.status, self.now()
-        handlers: dict[str, Callable[[], object]] = {
-            "deploy": lambda: reactions.deploy_server(self.store, self.supervisor, server_id, now=now),
-            "apply": lambda: reactions.apply_change(self.store, self.supervisor, server_id, status, now=now),
-            "teardown": lambda: reactions.tear_down(self.store, self.supervisor, server_id, now=now),
-        }
-        handler = handlers.get(reaction)
-        if handler is not None:  # "publish" was done above
-            handler()
+        """What the stream-triggered Lambdas do on AWS, for one change of the feed: the same `react`."""
+        hosts = reactions.EVERY_REACTION if publish else reactions.EVERY_REACTION - {"publish"}
+        reactions.react(self.ports, change, now=self.now(), hosts=hosts)
 
     def settle(self, settlement: Settlement) -> None:
-        reactions.settle_deployment(self.store, self.probe, settlement, now=self.now())
+        reactions.settle(self.ports, settlement, now=self.now())
 
     def count_restart(self, server_id: str, reason: str) -> None:
         """Make a supervisor restart visible on the record (`restarts`), retrying if the record moves meanwhile."""
@@ -182,8 +194,7 @@ class Platform:
     def _reconcile_loop(self) -> None:
         while not self._stopping.wait(self.config.reconcile_interval):
             try:
-                overdue = [r for r in self.store.all_records() if lifecycle().is_transitional(r.status)]
-                repaired = reactions.reconcile(self.store, self.supervisor, self.probe, overdue, now=self.now())
+                repaired = reactions.reconcile_overdue(self.ports, now=self.now())
                 if repaired:
                     logger.info("reconciled", repaired=[r.id for r in repaired])
             except Exception:  # the next sweep retries; the failure is logged with its trace

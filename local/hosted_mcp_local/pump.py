@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from aws_lambda_powertools import Logger
 
-from hosted_mcp.logic.reactions import StatusChange
+from hosted_mcp.models.domain import StatusChange
 from hosted_mcp_local.store import FeedEntry, SqliteServerStore
 
 logger = Logger(service="hosted-mcp-pump")

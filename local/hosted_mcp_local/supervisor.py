@@ -34,6 +34,7 @@ from pathlib import Path
 from aws_lambda_powertools import Logger
 
 from hosted_mcp.adapters.mcp_probe import McpProbeError, check_server
+from hosted_mcp.endpoints import upstream_path
 from hosted_mcp.logic.reactions import DeploymentRejected
 from hosted_mcp.models.domain import ServerRecord, ServerSpec
 from hosted_mcp.models.fields import ServerType
@@ -58,11 +59,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
-
-
-def endpoint_path(spec: ServerSpec) -> str:
-    """Where a replica answers MCP: `/sse` for SSE servers, `/mcp` otherwise (mcp-proxy serves both)."""
-    return "/sse" if spec.serverType is ServerType.SSE else "/mcp"
 
 
 def container_runtime_problem() -> str:
@@ -177,7 +173,7 @@ class ProcessSupervisor(DeploymentBackend):
 
     def endpoints(self, record: ServerRecord) -> list[str]:
         """The MCP endpoint of every running replica (what readiness probes)."""
-        path = endpoint_path(record.spec)
+        path = upstream_path(record.spec)
         return [url + path for url in self.replica_urls(record.id)]
 
     def processes(self, server_id: str) -> list[int]:
@@ -395,7 +391,7 @@ class ProcessSupervisor(DeploymentBackend):
 
     def _wait_ready(self, replica: Replica, spec: ServerSpec) -> str | None:
         deadline = time.monotonic() + max(self.startup_timeout, float(spec.containerHealthCheckConfig.startPeriod))
-        url = replica.base_url + endpoint_path(spec)
+        url = replica.base_url + upstream_path(spec)
         problem = "did not answer MCP"
         while time.monotonic() < deadline and not self._closing.is_set():
             assert replica.process is not None
@@ -432,7 +428,7 @@ class ProcessSupervisor(DeploymentBackend):
         health = spec.containerHealthCheckConfig
         failures = 0
         consecutive_restarts = 0
-        url = replica.base_url + endpoint_path(spec)
+        url = replica.base_url + upstream_path(spec)
         while True:
             # Woken at once when the process exits; otherwise the real MCP call runs every interval.
             replica.wake.wait(health.interval)

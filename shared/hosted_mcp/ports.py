@@ -5,8 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
-from hosted_mcp.models.domain import AuditEntry, ServerRecord
+from hosted_mcp.models.domain import AuditEntry, ServerRecord, StatusChange
 from hosted_mcp.models.events import StatusChanged
 from hosted_mcp.models.settlement import Deployment, Settlement
 
@@ -97,3 +98,37 @@ class Connections(ABC):
 
     @abstractmethod
     def remove(self, server_id: str) -> None: ...
+
+
+class TransitionMetrics(ABC):
+    """Counts each status change (CloudWatch metrics on AWS)."""
+
+    @abstractmethod
+    def record(self, change: StatusChange) -> None: ...
+
+
+class ReactionPorts(Protocol):
+    """Everything the reactions act through, as each runtime's composition root provides it (the AWS one builds
+    each port on first use, so a function pays only for what its reaction touches)."""
+
+    @property
+    def store(self) -> ServerStore: ...
+
+    @property
+    def backend(self) -> DeploymentBackend: ...
+
+    @property
+    def probe(self) -> ReadinessProbe | None: ...
+
+    @property
+    def events(self) -> StatusEvents: ...
+
+    @property
+    def connections(self) -> Connections | None: ...
+
+    @property
+    def metrics(self) -> TransitionMetrics | None: ...
+
+    @property
+    def base_url(self) -> str | None:
+        """Where callers reach servers (published connections point there)."""

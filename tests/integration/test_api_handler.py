@@ -27,7 +27,7 @@ MINIMAL = {"name": "docs-mcp", "serverType": "stdio", "startCommand": "python ma
 
 @pytest.fixture
 def api(servers_table: Any) -> Iterator[Invoke]:
-    from hosted_mcp.adapters import aws
+    from hosted_mcp.wiring import aws
 
     aws.clear_factories()
     module = load_handler("api")

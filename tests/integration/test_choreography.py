@@ -20,13 +20,13 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from hosted_mcp.adapters import aws
 from hosted_mcp.adapters.cloudformation import CloudFormationBackend
 from hosted_mcp.adapters.stack_template import StackPlatform
 from hosted_mcp.lifecycle import lifecycle
 from hosted_mcp.models.domain import ServerRecord
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.ports import ReadinessProbe
+from hosted_mcp.wiring import aws
 from tests.support.events import EVENTS_DIR, api_event, response_json
 from tests.support.fake_cloudformation import FakeCloudFormation, Script
 from tests.support.filters import matches, stack_rule_pattern, wakes
@@ -252,9 +252,10 @@ def choreography(servers_table: Any, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
     cfn, probe = FakeCloudFormation(), ScriptedProbe()
     aws.clear_factories()
-    monkeypatch.setattr(aws, "deployment_backend", lambda: CloudFormationBackend(cfn, PLATFORM))
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    monkeypatch.setattr(aws.AwsReactionPorts, "backend", property(lambda _: backend))
     monkeypatch.setattr(aws, "cloudformation_client", lambda: cfn)
-    monkeypatch.setattr(aws, "readiness_probe", lambda: probe)
+    monkeypatch.setattr(aws.AwsReactionPorts, "probe", property(lambda _: probe))
     handlers = {name: load_handler(name) for name in ("api", *STREAM_FUNCTIONS, "settle", "reconcile")}
     stream_arn = servers_table.latest_stream_arn
     yield Choreography(

@@ -129,13 +129,13 @@ def aws_auth_platform() -> Iterator[Platform]:
         env.delenv("AWS_ENDPOINT_URL", raising=False)
         import boto3
 
-        from hosted_mcp.adapters import aws, aws_auth
+        from hosted_mcp.wiring import aws
 
         aws.clear_factories()
         create_servers_table(boto3.resource("dynamodb", region_name="us-east-1"), SERVERS_TABLE)
         _api_keys_table(boto3.client("dynamodb", region_name="us-east-1"))
         values = _seed_servers(aws.server_store())
-        key_store = aws_auth.api_key_store()
+        key_store = aws.api_key_store()
         assert key_store is not None
         credentials = {p.name: _credentials(p, idp, key_store) for p in PRINCIPALS}
         victim = new_key(

@@ -21,9 +21,9 @@ from hosted_mcp.adapters.dynamodb import AuditItem, ServerItem
 from hosted_mcp.adapters.dynamodb_streams import status_change
 from hosted_mcp.adapters.metrics import transition_metrics
 from hosted_mcp.adapters.stack_template import stack_name
+from hosted_mcp.endpoints import server_urls
 from hosted_mcp.errors import DeploymentRejected
-from hosted_mcp.logic.reactions import StatusChange
-from hosted_mcp.models.domain import AuditEntry, ServerRecord, ServerSpec
+from hosted_mcp.models.domain import AuditEntry, ServerRecord, ServerSpec, StatusChange
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.ports import ApplyResult
 from tests.support.fake_cloudformation import FakeCloudFormation, Script
@@ -171,7 +171,7 @@ def test_describe_reads_the_outcome_only_of_the_records_own_operation() -> None:
 
 def test_a_connection_carries_the_placeholder_and_the_transport_url() -> None:
     sse = a_record(ServerSpec.model_validate({"name": "n", "serverType": "sse", "startCommand": "x", "port": 8000}))
-    item = connection_item(sse, "https://api/prod/mcp/n", active=False)
+    item = connection_item(sse, server_urls("https://api/prod", sse).primary, active=False)
     assert item["url"] == "https://api/prod/mcp/n/sse"
     assert item["status"] == "inactive"
     assert item["customHeaders"] == {"Authorization": "Bearer {LISA_BEARER_TOKEN}"}
@@ -212,7 +212,7 @@ def test_status_event_entries_are_json_with_the_correlation_id() -> None:
 
 
 def test_the_platform_for_server_stacks_comes_from_the_functions_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hosted_mcp.adapters import aws
+    from hosted_mcp.wiring import aws
 
     for name, value in {
         "SERVERS_TABLE_NAME": "servers",
@@ -236,7 +236,7 @@ def test_the_platform_for_server_stacks_comes_from_the_functions_environment(mon
 
 
 def test_a_missing_platform_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hosted_mcp.adapters import aws
+    from hosted_mcp.wiring import aws
 
     monkeypatch.setenv("SERVERS_TABLE_NAME", "servers")
     monkeypatch.delenv("LISTENER_ARN", raising=False)

@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from hosted_mcp.adapters import aws
+from hosted_mcp.wiring import aws
 from tests.support.lambdas import REPO_ROOT
 
 
 def test_settings_read_the_table_and_the_optional_base_url() -> None:
-    settings = aws.Settings.from_environ(
+    settings = aws.PlatformSettings.from_environ(
         {"SERVERS_TABLE_NAME": "servers", "API_BASE_URL": "https://api.example.com/prod", "OTHER": "x"}
     )
     assert settings.servers_table_name == "servers"
@@ -22,7 +22,7 @@ def test_settings_read_the_table_and_the_optional_base_url() -> None:
 @pytest.mark.parametrize("environ", [{}, {"SERVERS_TABLE_NAME": ""}])
 def test_a_missing_table_name_is_a_deployment_error_naming_the_variable(environ: dict[str, str]) -> None:
     with pytest.raises(aws.SettingsError, match="SERVERS_TABLE_NAME"):
-        aws.Settings.from_environ(environ)
+        aws.PlatformSettings.from_environ(environ)
 
 
 def test_factories_are_cached_until_cleared(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,7 +39,7 @@ def test_factories_are_cached_until_cleared(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_importing_the_wiring_does_not_import_boto3() -> None:
-    code = "import sys, hosted_mcp.adapters.aws; print('boto3' in sys.modules)"
+    code = "import sys, hosted_mcp.wiring.aws; print('boto3' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

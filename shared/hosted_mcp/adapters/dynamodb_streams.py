@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hosted_mcp.adapters.dynamodb import record_from_image
-from hosted_mcp.logic.reactions import StatusChange
+from hosted_mcp.models.domain import StatusChange
 
 
 def status_change(stream_record: Mapping[str, Any]) -> StatusChange | None:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from hosted_mcp.logic.reactions import StatusChange
+from hosted_mcp.models.domain import StatusChange
 from hosted_mcp.models.fields import ServerStatus
+from hosted_mcp.ports import TransitionMetrics
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,10 @@ def record_transition(change: StatusChange) -> list[MetricPoint]:
             for name, value in point.dimensions:
                 metric.add_dimension(name=name, value=value)
     return points
+
+
+class CloudWatchTransitionMetrics(TransitionMetrics):
+    """Each transition as CloudWatch metrics, written as embedded metric format lines to the function's log."""
+
+    def record(self, change: StatusChange) -> None:
+        record_transition(change)

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hosted_mcp.endpoints import route_prefix, upstream_path
 from hosted_mcp.models.domain import ServerRecord, ServerSpec
 from hosted_mcp.models.fields import ServerType
 
@@ -132,11 +133,6 @@ def free_listener_priority(server_id: str, taken: set[int]) -> int:
     raise ValueError("the shared listener has no free rule priority left")
 
 
-def route_prefix(record: ServerRecord) -> str:
-    """The path under which the shared ALB (and the API's greedy route) reaches this server."""
-    return f"/mcp/{record.normalizedName}"
-
-
 def artifact_location(s3_path: str) -> tuple[str, str]:
     """(`bucket`, `key prefix` without leading/trailing slashes) of an `s3Path` (`bucket/path` or `s3://...`)."""
     path = s3_path.removeprefix("s3://").strip("/")
@@ -154,10 +150,6 @@ def server_command(spec: ServerSpec) -> list[str]:
     if spec.serverType is ServerType.STDIO:
         return ["mcp-proxy", "--pass-environment", "--port", str(spec.port), "--host", "0.0.0.0", "--", *argv]  # noqa: S104
     return argv
-
-
-def mcp_path(spec: ServerSpec) -> str:
-    return "/sse" if spec.serverType is ServerType.SSE else "/mcp"
 
 
 def _log_configuration(stream_prefix: str) -> dict[str, Any]:
@@ -234,7 +226,7 @@ def _containers(spec: ServerSpec, platform: StackPlatform) -> list[dict[str, Any
         server["HealthCheck"] = _health_check(spec, user_check)
     containers.append(server)
     timeout = spec.containerHealthCheckConfig.timeout
-    url = f"http://127.0.0.1:{spec.port}{mcp_path(spec)}"
+    url = f"http://127.0.0.1:{spec.port}{upstream_path(spec)}"
     transport = "sse" if spec.serverType is ServerType.SSE else "http"
     containers.append(
         {
@@ -414,7 +406,7 @@ def server_stack_template(
     spec = spec or record.desired_spec
     enabled = record.desired_enabled if enabled is None else enabled
     health = spec.loadBalancerConfig.healthCheckConfig
-    prefix = route_prefix(record)
+    prefix = route_prefix(record.normalizedName)
     resources: dict[str, Any] = {
         "LogGroup": {
             "Type": "AWS::Logs::LogGroup",

@@ -1,56 +1,92 @@
 """The reactions of the choreography. Each is triggered by one fact and is safe to run twice, late or out of order.
 
-| fact                                   | reaction            |
-|----------------------------------------|---------------------|
-| record entered Creating                | deploy_server       |
-| record entered Updating/Starting/Stopping | apply_change     |
-| record entered Deleting                | tear_down           |
-| a deployment action settled            | settle_deployment   |
-| any status change                      | publish_status      |
-| schedule                               | reconcile           |
+| fact                                      | use case                          | reaction                   |
+|-------------------------------------------|-----------------------------------|----------------------------|
+| record entered Creating                   | `react` -> deploy_server          | deploy                     |
+| record entered Updating/Starting/Stopping | `react` -> apply_change           | apply                      |
+| record entered Deleting                   | `react` -> tear_down              | teardown                   |
+| any status change                         | `react` -> announce               | publish                    |
+| a deployment action settled               | `settle`                          |                            |
+| schedule                                  | `reconcile_overdue`               |                            |
 
-Which status triggers which reaction is read from the lifecycle (`statemachine/lifecycle.json`).
+Which status triggers which reaction is read from the lifecycle (`statemachine/lifecycle.json`). Both runtimes
+call the same use cases with their own `ReactionPorts`: on AWS each function hosts one reaction of `react`, on one
+machine the change-feed pump hosts them all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
+from hosted_mcp.endpoints import server_urls
 from hosted_mcp.errors import ConcurrentModification, DeploymentRejected
 from hosted_mcp.lifecycle import Outcome, Reaction, lifecycle
 from hosted_mcp.logic.transitions import amend, move
-from hosted_mcp.models.domain import ServerRecord
+from hosted_mcp.models.domain import ServerRecord, StatusChange
 from hosted_mcp.models.events import StatusChanged, StatusChangedDetail
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.models.settlement import Settlement
-from hosted_mcp.ports import ApplyResult, Connections, DeploymentBackend, ReadinessProbe, ServerStore, StatusEvents
+from hosted_mcp.ports import (
+    ApplyResult,
+    Connections,
+    DeploymentBackend,
+    ReactionPorts,
+    ReadinessProbe,
+    ServerStore,
+    StatusEvents,
+)
 
 logger = Logger(service="hosted-mcp-reactions")
 SYSTEM = "hosted-mcp"
+EVERY_REACTION: frozenset[Reaction] = frozenset(("deploy", "apply", "teardown", "publish"))
 
 
-@dataclass(frozen=True)
-class StatusChange:
-    """One change of one record, as a stream (DynamoDB Streams, the local change feed) reports it."""
+# -- the use cases both runtimes call ------------------------------------------------------------------------------
 
-    old: ServerRecord | None
-    new: ServerRecord | None
 
-    @property
-    def status_changed(self) -> bool:
-        if self.new is None or self.old is None:
-            return True
-        return self.old.status != self.new.status
+def react(
+    ports: ReactionPorts, change: StatusChange, *, now: datetime, hosts: frozenset[Reaction] = EVERY_REACTION
+) -> None:
+    """What one change of the record stream triggers: the news of it (publish) and the step the lifecycle names for
+    the status entered. `hosts`: the reactions this caller runs (one per AWS function; all of them on one machine)."""
+    if "publish" in hosts:
+        announce(ports, change)
+    reaction = reaction_for(change)
+    if reaction is None or reaction not in hosts or change.new is None:
+        return
+    server_id, status = change.new.id, change.new.status
+    if reaction == "deploy":
+        deploy_server(ports.store, ports.backend, server_id, now=now)
+    elif reaction == "apply":
+        apply_change(ports.store, ports.backend, server_id, status, now=now)
+    elif reaction == "teardown":
+        tear_down(ports.store, ports.backend, server_id, now=now)
 
-    @property
-    def server(self) -> ServerRecord:
-        record = self.new or self.old
-        assert record is not None
-        return record
+
+def announce(ports: ReactionPorts, change: StatusChange) -> StatusChanged | None:
+    """A record changed status: the status event, the connection (when the platform publishes them), the metrics."""
+    event = publish_status(ports.events, change)
+    if event is None:
+        return None
+    connections, base_url = ports.connections, ports.base_url
+    if connections is not None and base_url:
+        publish_connection(connections, change, base_url)
+    if ports.metrics is not None:
+        ports.metrics.record(change)
+    return event
+
+
+def settle(ports: ReactionPorts, settlement: Settlement, *, now: datetime) -> ServerRecord | None:
+    """A deployment action settled: move its record (after proving MCP readiness when it deployed)."""
+    return settle_deployment(ports.store, ports.probe, settlement, now=now)
+
+
+def reconcile_overdue(ports: ReactionPorts, *, now: datetime) -> list[ServerRecord]:
+    """The scheduled sweep: every record past its deadline is settled from its deployment, or failed."""
+    return reconcile(ports.store, ports.backend, ports.probe, overdue_records(ports.store, now=now), now=now)
 
 
 def reaction_for(change: StatusChange) -> Reaction | None:
@@ -252,16 +288,16 @@ def publish_status(events: StatusEvents, change: StatusChange) -> StatusChanged 
     return event
 
 
-def publish_connection(connections: Connections, change: StatusChange, server_url: str) -> None:
+def publish_connection(connections: Connections, change: StatusChange, base_url: str) -> None:
     """InService: an active connection; Stopped or Failed: an inactive one; removed: none."""
     if not change.status_changed:
         return
     if change.new is None:
         connections.remove(change.server.id)
     elif change.new.status is ServerStatus.IN_SERVICE:
-        connections.publish(change.new, server_url, active=True)
+        connections.publish(change.new, server_urls(base_url, change.new).primary, active=True)
     elif change.new.status in (ServerStatus.STOPPED, ServerStatus.FAILED):
-        connections.publish(change.new, server_url, active=False)
+        connections.publish(change.new, server_urls(base_url, change.new).primary, active=False)
 
 
 # -- reconcile -----------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -231,3 +232,23 @@ class Caller(BaseModel):
             return True
         mine = {g if g.startswith("group:") else f"group:{g}" for g in self.groups}
         return any(group in mine for group in spec.groups)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One change of one record, as a stream (DynamoDB Streams, the local change feed) reports it."""
+
+    old: ServerRecord | None
+    new: ServerRecord | None
+
+    @property
+    def status_changed(self) -> bool:
+        if self.new is None or self.old is None:
+            return True
+        return self.old.status != self.new.status
+
+    @property
+    def server(self) -> ServerRecord:
+        record = self.new or self.old
+        assert record is not None
+        return record

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hosted_mcp.adapters.aws import SettingsError
-from hosted_mcp.adapters.aws_auth import auth_settings_from
 from hosted_mcp.auth import AuthSettings
+from hosted_mcp.wiring.settings import SettingsError, auth_settings_from
 
 BASE = {"AUTH_ISSUER": "https://idp.example.test/pool-1", "AUTH_AUDIENCE": "client-a"}
 

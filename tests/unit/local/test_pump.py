@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from hosted_mcp.logic.reactions import StatusChange
 from hosted_mcp.logic.transitions import move
+from hosted_mcp.models.domain import StatusChange
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp_local.pump import ChangeFeedPump
 from hosted_mcp_local.store import SqliteServerStore
