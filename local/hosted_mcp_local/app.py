@@ -1,31 +1,29 @@
-"""The HTTP face of the one-machine platform: what API Gateway, the authorizer and the ALB do on AWS.
+"""The one HTTP port of the one-machine platform: what API Gateway, the authorizer and the ALB do on AWS.
 
+- Data plane (`/mcp/{name}/mcp`, `/mcp/{name}/sse`, `/mcp/{name}/messages/`): `hosted_mcp_gateway.DataPlane`,
+  the same code the AWS router runs, with the local supervisor's replicas.
 - Management API (`/mcp`, `/mcp/{serverId}`, ...): the decision the Lambda authorizer takes
   (`hosted_mcp.auth.decision.decide`) allows the route for the caller, then the request becomes an API Gateway
   REST proxy event whose `requestContext.authorizer` is that caller, resolved by the same Powertools resolver the
   Lambda runs.
-- Data plane (`/mcp/{name}/mcp`, `/mcp/{name}/sse`, `/mcp/{name}/messages/`): validate Host/Origin, take the same
-  decision (which also names the server), pick the replica (sessions stay on the replica that created them) and
-  stream the exchange both ways without buffering.
 - `GET /events`: status events as a server-sent event stream (admins); `GET /mcp/{serverId}/logs`: local logs.
 - Everything else: the web UI's static files when they are installed.
+
+Every request first passes the request-line rule (`hosted_mcp_gateway.request_line`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import itertools
 import re
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
 
 from aws_lambda_powertools import Logger
 from starlette.applications import Starlette
@@ -38,55 +36,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hosted_mcp.api.errors import error_response
 from hosted_mcp.auth.decision import Decision, decide
-from hosted_mcp.auth.forwarding import upstream_headers
 from hosted_mcp.auth.roles import Role, require_role
-from hosted_mcp.errors import DomainError, Forbidden, NotFound
-from hosted_mcp.models.domain import Caller, ServerRecord
-from hosted_mcp.models.fields import ServerStatus
+from hosted_mcp.errors import DomainError, NotFound
+from hosted_mcp.models.domain import Caller
+from hosted_mcp_gateway.dataplane import DataPlane
+from hosted_mcp_gateway.request_line import RequestLineRule
+from hosted_mcp_gateway.trusted_host import TrustedHosts
 from hosted_mcp_local.caches import CachingAuthenticator, RecordCache
-from hosted_mcp_local.forwarder import (
-    UpstreamError,
-    UpstreamPool,
-    exchange,
-    read_body,
-    request_body,
-    split_url,
-    stream_answer,
-)
 from hosted_mcp_local.platform import Platform
-from hosted_mcp_local.request_line import RequestLineRule
 
 logger = Logger(service="hosted-mcp-gateway")
 
 WEB_DIR = Path(__file__).parent / "web"
 DATA_PLANE = frozenset({"mcp", "sse", "messages"})
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-        "origin",
-        "referer",
-    }
-)
-RESPONSE_DROPPED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"})
-RESPONSE_DROPPED_RAW = frozenset(name.encode() for name in RESPONSE_DROPPED)
-RETRY_AFTER_SECONDS = {ServerStatus.STOPPED: 30, ServerStatus.FAILED: 60}
-MAX_PINNED_SESSIONS = 10_000
 KEEPALIVE_SECONDS = 15.0
-SMALL_BODY_BYTES = 1 << 20
-DATA_PLANE_METHODS = frozenset({"GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS", "HEAD"})
+FORWARDED_METHODS = frozenset({"GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS", "HEAD"})
 DATA_PLANE_ROUTE = re.compile(r"^/mcp/(?P<name>[^/]+)/(?P<rest>(?P<first>[^/]*).*)$", re.DOTALL)
-# RFC 3986 `pchar` without `%`: everything else in the authorized (decoded) path is percent-encoded upstream.
-PATH_SAFE = "/:@!$&'()*+,;="
 
 
 def problem(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -103,47 +68,24 @@ def domain_error(error: DomainError) -> Response:
     )
 
 
-class SessionPins:
-    """Which replica created each MCP session (`Mcp-Session-Id`, or an SSE session id), bounded in size."""
-
-    def __init__(self) -> None:
-        self._pins: OrderedDict[tuple[str, str], int] = OrderedDict()
-        self._turns: dict[str, itertools.count[int]] = {}
-
-    def replica_for(self, server_id: str, session: str | None, replicas: int) -> int:
-        if session is not None:
-            index = self._pins.get((server_id, session))
-            if index is not None and index < replicas:
-                self._pins.move_to_end((server_id, session))
-                return index
-        turn = self._turns.setdefault(server_id, itertools.count())
-        return next(turn) % replicas
-
-    def pin(self, server_id: str, session: str, index: int) -> None:
-        self._pins[(server_id, session)] = index
-        self._pins.move_to_end((server_id, session))
-        while len(self._pins) > MAX_PINNED_SESSIONS:
-            self._pins.popitem(last=False)
-
-    def forget(self, server_id: str, session: str) -> None:
-        self._pins.pop((server_id, session), None)
-
-
 class Gateway:
     def __init__(self, platform: Platform, allowed_hosts: tuple[str, ...] = ()) -> None:
         self.platform = platform
-        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts) | LOOPBACK_NAMES
-        self.pins = SessionPins()
+        self.hosts = TrustedHosts(allowed_hosts)
         # Per-request state that would otherwise cost a SQLite read and an RSA check on every call; both stay
         # exact (see caches.py): records are re-read after any committed write, API keys are never cached.
         self.authenticator = CachingAuthenticator(platform.authenticator)
         self.records = RecordCache(platform.store)
-        self.upstream = UpstreamPool()
-        self._replicas: dict[str, tuple[tuple[str, int], str]] = {}
+        self.plane = DataPlane(
+            decide=lambda method, path, headers: decide(self.authenticator, self.records, method, path, headers),
+            replicas=platform.supervisor.replica_urls,
+            hosts=self.hosts,
+            key=platform.gateway_key,
+        )
         self._resolver_lock = threading.Lock()
 
     async def close(self) -> None:
-        self.upstream.close()
+        await self.plane.close()
 
     # -- identity --------------------------------------------------------------------------------------------
 
@@ -163,14 +105,8 @@ class Gateway:
         return decide(self.authenticator, self.records, request.method, request.scope["path"], request.headers)
 
     def host_problem(self, request: Request) -> Response | None:
-        """DNS rebinding defence: only loopback or configured host names, in Host and in Origin."""
-        host = (request.headers.get("host") or "").lower()
-        if _hostname(host) not in self.allowed_hosts:
-            return problem(421, "InvalidHost", "Host header not allowed")
-        origin = request.headers.get("origin")
-        if origin is not None and (urlsplit(origin).hostname or "").lower() not in self.allowed_hosts:
-            return problem(403, "InvalidOrigin", "Origin not allowed")
-        return None
+        bad = self.hosts.problem(request.headers)
+        return problem(*bad) if bad is not None else None
 
     # -- management API --------------------------------------------------------------------------------------
 
@@ -251,139 +187,14 @@ class Gateway:
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    # -- data plane ------------------------------------------------------------------------------------------
+    # -- data plane ---------------------------------------------------------------------------------------------
 
-    async def data_plane(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        rest = request.path_params["rest"]
-        if (bad := self.host_problem(request)) is not None:
-            return bad
-        try:
-            decision = self.decide(request)
-        except DomainError as error:
-            return domain_error(error)
-        caller, record = decision.caller, decision.server
-        if decision.missing is not None:
-            return domain_error(NotFound(f"No hosted MCP server named {decision.missing}"))
-        if caller is None or record is None:  # only a management route's decision names no server
-            return domain_error(Forbidden("No such route"))
-        replicas = self.platform.supervisor.replica_urls(record.id)
-        if record.status is not ServerStatus.IN_SERVICE or not replicas:
-            retry = RETRY_AFTER_SECONDS.get(record.status, 5)
-            return problem(
-                503,
-                "NotInService",
-                f"Server {name} is {record.status}, not InService",
-                {"Retry-After": str(retry)},
-            )
-        session = request.headers.get("mcp-session-id") or _sse_session(request)
-        index = self.pins.replica_for(record.id, session, len(replicas))
-        return await self.forward(request, record, caller, replicas[index], index, rest)
-
-    async def forward(
-        self, request: Request, record: ServerRecord, caller: Caller, base: str, index: int, rest: str
-    ) -> Response:
-        incoming = {k: v for k, v in request.headers.items() if k not in HOP_BY_HOP}  # names come lower-case
-        headers = upstream_headers(incoming, caller, forward_caller_token=record.spec.forwardCallerToken)
-        replica = self._replicas.get(base)
-        if replica is None:
-            if len(self._replicas) > MAX_PINNED_SESSIONS:  # replicas come and go with restarts: stay bounded
-                self._replicas.clear()
-            replica = self._replicas[base] = split_url(base)
-        target = f"{replica[1]}/{quote(rest, safe=PATH_SAFE)}"
-        query = request.scope.get("query_string", b"")
-        if query:
-            target += f"?{query.decode('latin-1')}"
-        return Forwarded(self, record, index, replica[0], target, list(headers.items()), rest, _small_body(request))
-
-    async def relay(self, forwarded: Forwarded, scope: Scope, receive: Receive, send: Send) -> None:
-        """One exchange with the replica, its answer streamed back as it arrives (both ways, never whole)."""
-        method: str = scope["method"]
-        record, index = forwarded.record, forwarded.index
-        body: bytes | AsyncIterator[bytes] | None = None
-        try:
-            if method in ("POST", "PUT", "PATCH"):
-                # A small body (every JSON-RPC message) goes upstream in one piece with its Content-Length; only
-                # large or unsized bodies are streamed (chunked).
-                body = await read_body(receive) if forwarded.small_body else request_body(scope, receive)
-            upstream = await exchange(
-                self.upstream, forwarded.replica, method, forwarded.target, forwarded.headers_out, body
-            )
-        except (UpstreamError, OSError, ValueError, asyncio.IncompleteReadError) as error:
-            logger.warning("upstream unreachable", server_id=record.id, replica=index, error=type(error).__name__)
-            answer = problem(502, "BadGateway", "The server did not answer", {"Retry-After": "5"})
-            await answer(scope, receive, send)
-            return
-        session = upstream.header(b"mcp-session-id")
-        if session:
-            self.pins.pin(record.id, session.decode("latin-1"), index)
-        if method == "DELETE" and upstream.status < 300:
-            for name, value in scope["headers"]:
-                if name == b"mcp-session-id" and value:
-                    self.pins.forget(record.id, value.decode("latin-1"))
-        stream: AsyncIterator[bytes] = upstream.body()
-        rewrite = forwarded.rest.startswith("sse") and (upstream.header(b"content-type") or b"").startswith(
-            b"text/event-stream"
-        )
-        dropped = RESPONSE_DROPPED_RAW if rewrite else RESPONSE_DROPPED_RAW - {b"content-length"}
-        response_headers = [(k, v) for k, v in upstream.headers if k not in dropped]
-        if rewrite:
-            stream = self._rewrite_endpoint(stream, record, index)
-        await stream_answer(upstream, stream, response_headers, receive, send)
-
-    async def _rewrite_endpoint(
-        self, body: AsyncIterator[bytes], record: ServerRecord, index: int
-    ) -> AsyncIterator[bytes]:
-        """The SSE `endpoint` event names a path on the replica; clients must post through the gateway instead."""
-        buffer = b""
-        async for chunk in body:
-            buffer += chunk
-            text = buffer.replace(b"\r\n", b"\n")
-            if b"\n\n" not in text and len(buffer) < 65536:
-                continue
-            head, _, tail = text.partition(b"\n\n")
-            lines = head.decode("utf-8", errors="replace").split("\n")
-            if "event: endpoint" in lines:
-                for i, line in enumerate(lines):
-                    if line.startswith("data:"):
-                        target = line.removeprefix("data:").strip()
-                        session = parse_qs(urlsplit(target).query).get("session_id", [None])[0]
-                        if session:
-                            self.pins.pin(record.id, session, index)
-                        if target.startswith("/"):
-                            target = f"/mcp/{record.normalizedName}{target}"
-                        lines[i] = f"data: {target}"
-                yield ("\n".join(lines) + "\n\n").encode() + tail
-            else:
-                yield buffer
-            break
-        async for chunk in body:
-            yield chunk
-
-
-class Forwarded(Response):
-    """A data-plane answer still to be fetched: the exchange with the replica runs when the ASGI server sends it."""
-
-    def __init__(
-        self,
-        gateway: Gateway,
-        record: ServerRecord,
-        index: int,
-        replica: tuple[str, int],
-        target: str,
-        headers: list[tuple[str, str]],
-        rest: str,
-        small_body: bool,
-    ) -> None:  # no super().__init__(): nothing is rendered here, the replica's answer is relayed as is
-        self.gateway, self.record, self.index, self.replica = gateway, record, index, replica
-        self.target, self.headers_out, self.rest, self.small_body = target, headers, rest, small_body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.gateway.relay(self, scope, receive, send)
+    async def data_plane(self, scope: Scope, receive: Receive, send: Send, rest: str) -> None:
+        await self.plane(scope, receive, send, rest)
 
 
 class GatewayApp(Starlette):
-    """The gateway's ASGI app: data-plane requests go straight to the gateway (no routing, no middleware, the
+    """The platform's ASGI app: data-plane requests go straight to the data plane (no routing, no middleware, the
     hottest path there is); everything else is an ordinary Starlette app."""
 
     gateway: Gateway
@@ -393,30 +204,12 @@ class GatewayApp(Starlette):
         await self.guarded(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in DATA_PLANE_METHODS:
+        if scope["type"] == "http" and scope["method"] in FORWARDED_METHODS:
             match = DATA_PLANE_ROUTE.match(scope["path"])
             if match is not None and match.group("first") in DATA_PLANE:
-                scope["path_params"] = {"name": match.group("name"), "rest": match.group("rest")}
-                response = await self.gateway.data_plane(Request(scope, receive))
-                await response(scope, receive, send)
+                await self.gateway.data_plane(scope, receive, send, match.group("rest"))
                 return
         await super().__call__(scope, receive, send)
-
-
-def _small_body(request: Request) -> bool:
-    length = request.headers.get("content-length", "")
-    return length.isdigit() and int(length) <= SMALL_BODY_BYTES
-
-
-def _hostname(host_header: str) -> str:
-    if host_header.startswith("["):
-        return host_header.split("]")[0] + "]"
-    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
-
-
-def _sse_session(request: Request) -> str | None:
-    values = request.query_params.getlist("session_id") or request.query_params.getlist("sessionId")
-    return values[0] if values else None
 
 
 class _LambdaContext:
@@ -520,7 +313,7 @@ def create_app(platform: Platform, *, allowed_hosts: tuple[str, ...] = (), web_d
         Route("/.well-known/jwks.json", gateway.jwks, methods=["GET"]),
         Route("/events", gateway.events, methods=["GET"]),
         Route("/mcp/{server}/logs", gateway.logs, methods=["GET"]),
-        Route("/mcp/{name}/{rest:path}", _data_plane_or_management(gateway), methods=methods),
+        Route("/mcp/{name}/{rest:path}", _management(gateway), methods=methods),
     ]
     app = GatewayApp(routes=routes, lifespan=lifespan)
     app.gateway = gateway
@@ -531,11 +324,8 @@ def create_app(platform: Platform, *, allowed_hosts: tuple[str, ...] = (), web_d
     return app
 
 
-def _data_plane_or_management(gateway: Gateway) -> Any:
+def _management(gateway: Gateway) -> Any:
     async def route(request: Request) -> Response:
-        first = request.path_params["rest"].split("/", 1)[0]
-        if first in DATA_PLANE:
-            return await gateway.data_plane(request)
         return await gateway.management(request)
 
     return route

@@ -101,3 +101,24 @@ class LocalIssuer:
             "jti": uuid.uuid4().hex,
         }
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
+
+
+GATEWAY_KEY_FILE = Path("identity") / "gateway.key"
+
+
+def gateway_key(data_dir: Path) -> bytes:
+    """The gateway's sealing key (session ids, SSE endpoints, MRTR state), created once with mode 0600."""
+    path = data_dir / GATEWAY_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as out:
+                out.write(os.urandom(32))
+    key = path.read_bytes()
+    if len(key) != 32:
+        raise ValueError(f"{path} is not a 32-byte key")
+    return key

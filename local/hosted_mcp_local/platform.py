@@ -42,7 +42,7 @@ from hosted_mcp.ports import (
     TransitionMetrics,
 )
 from hosted_mcp_local.events import LocalStatusEvents
-from hosted_mcp_local.identity import LocalIssuer, local_auth_settings
+from hosted_mcp_local.identity import LocalIssuer, gateway_key, local_auth_settings
 from hosted_mcp_local.pump import ChangeFeedPump
 from hosted_mcp_local.store import SqliteApiKeyStore, SqliteServerStore
 from hosted_mcp_local.supervisor import ProcessSupervisor
@@ -88,6 +88,7 @@ class Platform:
         self.store = SqliteServerStore(config.data_dir / DB_FILE)
         self.api_keys = SqliteApiKeyStore(self.store)
         self.issuer = LocalIssuer(config.data_dir)
+        self.gateway_key = gateway_key(config.data_dir)
         self.authenticator = Authenticator(local_auth_settings(), self.issuer.jwks(), self.api_keys)
         self.events = LocalStatusEvents()
         self.supervisor = ProcessSupervisor(

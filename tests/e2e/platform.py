@@ -95,7 +95,7 @@ class LocalPlatform:
         env = {
             **os.environ,
             "HOSTED_MCP_PROXY_BIN": binary,
-            "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / p) for p in ("shared", "local")),
+            "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / p) for p in ("shared", "gateway", "local")),
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
         self.log = self.data_dir.parent / f"{self.data_dir.name}-serve.log"

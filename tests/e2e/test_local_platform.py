@@ -376,7 +376,7 @@ def test_an_api_key_calls_servers_of_its_groups_until_revoked(platform: LocalPla
 def test_events_follow_status_changes_as_they_happen(platform: LocalPlatform) -> None:
     # Given `hosted-mcp events --json` following the platform
     env = {**os.environ, "HOSTED_MCP_URL": platform.url, "HOSTED_MCP_TOKEN": platform.token("root", admin=True)}
-    env["PYTHONPATH"] = os.pathsep.join(str(REPO_ROOT / p) for p in ("shared", "local"))
+    env["PYTHONPATH"] = os.pathsep.join(str(REPO_ROOT / p) for p in ("shared", "gateway", "local"))
     follower = subprocess.Popen(
         [sys.executable, "-m", "hosted_mcp_local.cli", "events", "--json"],
         stdout=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""The gateway's pieces: session pinning, and the management API served through the Lambda's own resolver."""
+"""The local gateway's management path: the Lambda's own resolver, one request at a time."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.api import CreateServerRequest
 from hosted_mcp.models.domain import Caller
 from hosted_mcp.models.fields import ServerStatus
-from hosted_mcp_local.app import Gateway, SessionPins, proxy_event, proxy_response
+from hosted_mcp_local.app import Gateway, proxy_event, proxy_response
 
 ADMIN = Caller(username="admin", groups=("admin",), isAdmin=True)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -35,24 +35,6 @@ def request(method: str, path: str, query: bytes = b"") -> Request:
         "client": ("127.0.0.1", 1234),
     }
     return Request(scope)
-
-
-def test_a_session_stays_on_the_replica_that_created_it() -> None:
-    pins = SessionPins()
-    first, second = pins.replica_for("s", None, 2), pins.replica_for("s", None, 2)
-    pins.pin("s", "session-a", second)
-
-    assert {first, second} == {0, 1}  # new sessions take turns
-    assert all(pins.replica_for("s", "session-a", 2) == second for _ in range(5))
-
-
-def test_a_forgotten_or_vanished_replica_session_starts_over() -> None:
-    pins = SessionPins()
-    pins.pin("s", "gone", 3)
-
-    assert pins.replica_for("s", "gone", 2) in (0, 1)  # the set shrank: never an index out of range
-    pins.forget("s", "gone")
-    assert pins.replica_for("s", "unknown", 1) == 0
 
 
 def test_management_requests_reach_the_lambda_resolver_with_the_caller() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hosted_mcp_local.request_line import RequestLineRule
+from hosted_mcp_gateway.request_line import RequestLineRule
 
 
 def scope(path: str = "/mcp/a/mcp", raw_path: bytes | None = None, query: bytes = b"", headers: Any = ()) -> dict:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hosted_mcp_local.forwarder import UpstreamError, UpstreamPool, exchange, stream_answer
+from hosted_mcp_gateway.forwarder import UpstreamError, UpstreamPool, exchange, stream_answer
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 SAFETY = 10.0  # only bounds a hang; nothing here depends on timing

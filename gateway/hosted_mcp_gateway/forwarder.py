@@ -314,13 +314,17 @@ def request_body(scope: Scope, receive: Receive) -> AsyncIterator[bytes]:
     return chunks()
 
 
-async def read_body(receive: Receive) -> bytes:
-    """A small request body, whole (its Content-Length was checked by the caller)."""
-    parts = []
+async def read_body(receive: Receive, limit: int | None = None) -> bytes | None:
+    """The request body, whole; None when it grows past `limit` (without one, the caller checked its length)."""
+    parts, size = [], 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise UpstreamError("ClientDisconnected")
-        parts.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit is not None and size > limit:
+            return None
+        parts.append(chunk)
         if not message.get("more_body", False):
             return b"".join(parts)

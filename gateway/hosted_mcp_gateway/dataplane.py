@@ -1,0 +1,318 @@
+"""The data plane of one gateway: `/mcp/{name}/...` from the client to a replica of the server and back.
+
+For each request, in order: Host and Origin (`trusted_host`); a CORS preflight is answered here (`cors`); the
+shared decision names the caller and the server or refuses (`hosted_mcp.auth.decision`, the AWS authorizer's
+own); the server must be in service with a replica; a POST to the MCP endpoint is read and its mirrored headers
+checked (`mcp_headers`). Then:
+
+| request                                             | where it goes                                           |
+|-----------------------------------------------------|---------------------------------------------------------|
+| 2026-07-28, server speaks it too                    | relayed to a replica taken in turn                      |
+| 2026-07-28, server speaks only 2025 revisions       | `eras.ModernBridge` on a replica taken in turn          |
+| 2025 revisions with a session id                    | relayed to the replica the (sealed) session id names    |
+| 2025 revisions without (initialize, GET, ...)       | relayed to a replica taken in turn; its session id sealed |
+| SSE `GET .../sse`                                   | relayed; its `endpoint` event replaced (`sse_endpoint`)  |
+| SSE `POST .../messages/?endpoint=...`               | the replica, path and query that endpoint stands for    |
+
+Every upstream request carries the caller's identity headers and never the caller's credential (unless the server
+opted in), by `hosted_mcp.auth.forwarding`. Answers are streamed as they arrive, never buffered whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from aws_lambda_powertools import Logger
+from starlette.types import Receive, Scope, Send
+
+from hosted_mcp.api.errors import error_response
+from hosted_mcp.auth.decision import Decision
+from hosted_mcp.auth.forwarding import forwarded_authorization, identity_headers, upstream_headers
+from hosted_mcp.errors import DomainError, Forbidden, NotFound
+from hosted_mcp.models.domain import Caller, ServerRecord
+from hosted_mcp.models.fields import ServerStatus
+from hosted_mcp_gateway import cors, jsonrpc
+from hosted_mcp_gateway.eras import Call, EraProbe, ModernBridge, caller_key
+from hosted_mcp_gateway.forwarder import (
+    UpstreamError,
+    UpstreamPool,
+    exchange,
+    read_body,
+    request_body,
+    split_url,
+    stream_answer,
+)
+from hosted_mcp_gateway.mcp_headers import HeaderProblem, validate
+from hosted_mcp_gateway.sessions import SessionIds
+from hosted_mcp_gateway.sse_endpoint import ENDPOINT_PARAM, SseEndpoints
+from hosted_mcp_gateway.trusted_host import TrustedHosts
+
+logger = Logger(service="hosted-mcp-gateway", child=True)
+
+Decide = Callable[[str, str, Mapping[str, str]], Decision]
+Replicas = Callable[[str], list[str]]
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "origin",
+        "referer",
+        "mcp-session-id",
+    }
+)
+RESPONSE_DROPPED = frozenset(
+    {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"server", b"date", b"mcp-session-id"}
+)
+RETRY_AFTER_SECONDS = {ServerStatus.STOPPED: 30, ServerStatus.FAILED: 60}
+SMALL_BODY_BYTES = 1 << 20
+MAX_MESSAGE_BYTES = 8 << 20
+PATH_SAFE = "/:@!$&'()*+,;="  # RFC 3986 `pchar` without `%`: the rest of an authorized path is percent-encoded
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one request goes: a replica, the path and query there, and the replica's own session id if any."""
+
+    replica: str
+    target: str
+    upstream_session: str | None = None
+
+
+class DataPlane:
+    def __init__(
+        self, *, decide: Decide, replicas: Replicas, hosts: TrustedHosts, key: bytes, pool: UpstreamPool | None = None
+    ) -> None:
+        self.decide = decide
+        self.replicas = replicas
+        self.hosts = hosts
+        self.pool = pool or UpstreamPool()
+        self.sessions = SessionIds(key)
+        self.endpoints = SseEndpoints(key)
+        self.bridge = ModernBridge(self.pool, key)
+        self.eras = EraProbe(self.pool)
+
+    async def close(self) -> None:
+        await self.bridge.close()
+        self.pool.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, rest: str) -> None:
+        method: str = scope["method"]
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if (bad := self.hosts.problem(headers)) is not None:
+            await problem(send, *bad)
+            return
+        if cors.is_preflight(method, headers):
+            status, granted = cors.preflight(headers, self.hosts)
+            await _answer(send, status, granted, b"")
+            return
+        try:
+            decision = self.decide(method, scope["path"], headers)
+        except DomainError as error:
+            await domain_error(send, error)
+            return
+        if decision.missing is not None:
+            await domain_error(send, NotFound(f"No hosted MCP server named {decision.missing}"))
+            return
+        caller, record = decision.caller, decision.server
+        if caller is None or record is None:  # only a management route's decision names no server
+            await domain_error(send, Forbidden("No such route"))
+            return
+        replicas = self.replicas(record.id)
+        if record.status is not ServerStatus.IN_SERVICE or not replicas:
+            await self._not_in_service(send, record, bool(replicas))
+            return
+        grant = cors.grant(headers.get("origin"), self.hosts)
+        query = scope.get("query_string", b"").decode("latin-1")
+        first = rest.split("/", 1)[0]
+        if first == "mcp" and method == "POST":
+            await self._mcp_post(scope, receive, send, headers, record, caller, replicas, rest, query, grant)
+        elif first == "messages" and ENDPOINT_PARAM in parse_qs(query):
+            await self._sse_message(scope, receive, send, headers, record, caller, replicas, query, grant)
+        else:
+            pinned = self.sessions.inward(record.id, headers.get("mcp-session-id"), replicas)
+            replica = pinned.replica if pinned else self.sessions.next_replica(record.id, replicas)
+            target = Target(replica, _target(rest, query), pinned.upstream_id if pinned else None)
+            body = await _request_body(scope, receive, headers)
+            await self._relay(scope, receive, send, headers, record, caller, target, body, grant, sse=first == "sse")
+
+    # -- the MCP endpoint --------------------------------------------------------------------------------------
+
+    async def _mcp_post(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        record: ServerRecord,
+        caller: Caller,
+        replicas: list[str],
+        rest: str,
+        query: str,
+        grant: list[tuple[bytes, bytes]],
+    ) -> None:
+        body = await read_body(receive, limit=MAX_MESSAGE_BYTES)
+        if body is None:
+            await problem(send, 413, "PayloadTooLarge", f"A message is at most {MAX_MESSAGE_BYTES} bytes")
+            return
+        try:
+            request = validate(headers, body)
+        except HeaderProblem as refused:
+            await _answer(send, 400, [(b"content-type", b"application/json"), *grant], jsonrpc.dumps(refused.body))
+            return
+        pinned = self.sessions.inward(record.id, headers.get("mcp-session-id"), replicas)
+        replica = pinned.replica if pinned else self.sessions.next_replica(record.id, replicas)
+        if request.era == "modern" and request.message is not None and not await self.eras.is_modern(replica):
+            identity = list(identity_headers(caller).items())
+            token = forwarded_authorization(
+                headers.get("authorization"), forward_caller_token=record.spec.forwardCallerToken
+            )
+            identity += [("Authorization", token)] if token else []
+            call = Call(
+                message=request.message,
+                replica=replica,
+                path=f"/{rest}",
+                caller_key=caller_key(caller.username, caller.groups, caller.credentialType),
+                identity=identity,
+            )
+            await self.bridge.handle(call, receive, _with_headers(send, grant))
+            return
+        target = Target(replica, _target(rest, query), pinned.upstream_id if pinned else None)
+        await self._relay(scope, receive, send, headers, record, caller, target, body, grant)
+
+    async def _sse_message(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        record: ServerRecord,
+        caller: Caller,
+        replicas: list[str],
+        query: str,
+        grant: list[tuple[bytes, bytes]],
+    ) -> None:
+        endpoint = self.endpoints.resolve(record.id, parse_qs(query)[ENDPOINT_PARAM][0], replicas)
+        if endpoint is None:
+            await problem(send, 404, "SessionNotFound", "This SSE session is not known (any more): connect again")
+            return
+        body = await _request_body(scope, receive, headers)
+        target = Target(endpoint.replica, endpoint.target)
+        await self._relay(scope, receive, send, headers, record, caller, target, body, grant)
+
+    # -- relaying ---------------------------------------------------------------------------------------------
+
+    async def _relay(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        record: ServerRecord,
+        caller: Caller,
+        target: Target,
+        body: bytes | AsyncIterator[bytes] | None,
+        grant: list[tuple[bytes, bytes]],
+        *,
+        sse: bool = False,
+    ) -> None:
+        """One exchange with the replica, its answer streamed back as it arrives (both ways, never whole)."""
+        incoming = {k: v for k, v in headers.items() if k not in HOP_BY_HOP}
+        outgoing = upstream_headers(incoming, caller, forward_caller_token=record.spec.forwardCallerToken)
+        if target.upstream_session is not None:
+            outgoing["Mcp-Session-Id"] = target.upstream_session
+        address, prefix = split_url(target.replica)
+        try:
+            upstream = await exchange(
+                self.pool, address, scope["method"], f"{prefix}{target.target}", list(outgoing.items()), body
+            )
+        except (UpstreamError, OSError, ValueError, asyncio.IncompleteReadError) as error:
+            logger.warning("upstream unreachable", server_id=record.id, replica=target.replica, error=str(error))
+            await problem(send, 502, "BadGateway", "The server did not answer", {"Retry-After": "5"})
+            return
+        response_headers = [(k, v) for k, v in upstream.headers if k not in RESPONSE_DROPPED]
+        session = upstream.header(b"mcp-session-id")
+        if session:
+            outward = self.sessions.outward(record.id, target.replica, session.decode("latin-1"))
+            response_headers.append((b"mcp-session-id", outward.encode()))
+        stream: AsyncIterator[bytes] = upstream.body()
+        if sse and (upstream.header(b"content-type") or b"").startswith(b"text/event-stream"):
+            stream = self.endpoints.rewrite(stream, record.id, target.replica, target.target.split("?", 1)[0])
+        elif upstream.length is not None:
+            response_headers.append((b"content-length", str(upstream.length).encode()))
+        await stream_answer(upstream, stream, response_headers + grant, receive, send)
+
+    async def _not_in_service(self, send: Send, record: ServerRecord, has_replicas: bool) -> None:
+        if record.status is ServerStatus.IN_SERVICE:  # the record says so, but no replica is up right now
+            message = f"Server {record.normalizedName} has no replica answering right now"
+        else:
+            message = f"Server {record.normalizedName} is {record.status}, not InService"
+        retry = RETRY_AFTER_SECONDS.get(record.status, 5)
+        await problem(send, 503, "NotInService", message, {"Retry-After": str(retry)})
+
+
+# -- helpers ----------------------------------------------------------------------------------------------------
+
+
+def _target(rest: str, query: str) -> str:
+    """The path and query on the replica: the authorized (decoded) path, percent-encoded; the query as sent."""
+    path = "/" + quote(rest, safe=PATH_SAFE)
+    return f"{path}?{query}" if query else path
+
+
+async def _request_body(
+    scope: Scope, receive: Receive, headers: Mapping[str, str]
+) -> bytes | AsyncIterator[bytes] | None:
+    """A small body (every JSON-RPC message) whole, with its length; large or unsized ones streamed."""
+    if scope["method"] not in ("POST", "PUT", "PATCH"):
+        return None
+    length = headers.get("content-length", "")
+    if length.isdigit() and int(length) <= SMALL_BODY_BYTES:
+        return await read_body(receive)
+    return request_body(scope, receive)
+
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    if not extra:
+        return send
+
+    async def sending(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return sending
+
+
+async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def problem(send: Send, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
+    body = jsonrpc.dumps({"code": code, "message": message})
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await _answer(send, status, [(b"content-type", b"application/json"), *extra], body)
+
+
+async def domain_error(send: Send, error: DomainError) -> None:
+    answer = error_response(error)
+    body = answer.body if isinstance(answer.body, bytes) else str(answer.body).encode()
+    extra = [
+        (k.lower().encode(), (v if isinstance(v, str) else ", ".join(v)).encode())
+        for k, v in (answer.headers or {}).items()
+    ]
+    await _answer(send, int(answer.status_code), [(b"content-type", b"application/json"), *extra], body)

@@ -1,0 +1,738 @@
+"""A client of the current MCP revision (2026-07-28) served by a server of the 2025 ones, on the same URL.
+
+Most hosted servers speak only the 2025 revisions (every stdio server behind its bridge, most HTTP servers): a
+session opened with `initialize`, server-to-client requests sent on the response stream. A 2026-07-28 client
+sends stateless requests with its version and capabilities in `_meta`, expects `server/discover`, gets server
+requests as `input_required` results (MRTR) and cancels by closing the stream. The gateway speaks each side's
+revision:
+
+- **Which servers.** A replica is asked `server/discover` once (`EraProbe`); a `DiscoverResult` naming 2026-07-28
+  means the server is modern (its requests are relayed untouched), anything else means legacy (bridged here).
+- **Sessions.** For each caller and replica the gateway holds one upstream 2025 session, opened on first use with
+  every client capability (so the server offers what it would to a full client) and opened again if the replica
+  loses it (HTTP 404). Callers never share a session. Request ids are the gateway's own upstream.
+- **Answers.** Results get `resultType` and the server's identity in `_meta`; list and read results get
+  `ttlMs`/`cacheScope`; the 2025 "resource not found" code becomes -32602. Progress for the request is relayed
+  before the result; log messages only when the request asked for them (`io.modelcontextprotocol/logLevel`, which
+  becomes `logging/setLevel` on the session).
+- **Server requests (MRTR).** When the server asks the client something (sampling, elicitation, roots) while
+  answering, the upstream stream is parked and the client gets an `input_required` result whose sealed
+  `requestState` names the parked exchange, the caller and the request. The retry delivers the client's answers
+  to the server as JSON-RPC responses and picks the parked stream up where it stopped. A retry whose parked
+  exchange is gone (expired, or another gateway process) is served as a new request, as the protocol allows.
+- **`subscriptions/listen`** opens a session of its own, its standalone GET stream and the resource
+  subscriptions asked for, acknowledges what the server can honour, and relays matching change notifications.
+- **Cancellation.** A client that closes its response stream ends the upstream exchange with
+  `notifications/cancelled`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from starlette.types import Receive, Send
+
+from hosted_mcp_gateway import jsonrpc
+from hosted_mcp_gateway.forwarder import UpstreamError, UpstreamPool, UpstreamResponse, exchange, split_url
+from hosted_mcp_gateway.mcp_headers import MODERN_VERSIONS, PROTOCOL_VERSION_META, SUPPORTED_VERSIONS, body_name
+from hosted_mcp_gateway.sealing import Sealer
+
+logger = Logger(service="hosted-mcp-gateway", child=True)
+
+LEGACY_VERSION = "2025-11-25"
+MODERN_VERSION = MODERN_VERSIONS[0]
+META_PREFIX = "io.modelcontextprotocol/"
+CLIENT_INFO_META = META_PREFIX + "clientInfo"
+CAPABILITIES_META = META_PREFIX + "clientCapabilities"
+LOG_LEVEL_META = META_PREFIX + "logLevel"
+SERVER_INFO_META = META_PREFIX + "serverInfo"
+SUBSCRIPTION_META = META_PREFIX + "subscriptionId"
+GATEWAY_CLIENT = {"name": "hosted-mcp-gateway", "version": "1"}
+FULL_CAPABILITIES = {"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {"listChanged": False}}
+CAPABILITY_OF = {"sampling/createMessage": "sampling", "elicitation/create": "elicitation", "roots/list": "roots"}
+CACHEABLE = frozenset({"tools/list", "prompts/list", "resources/list", "resources/read", "resources/templates/list"})
+LIST_CHANGED = {
+    "notifications/tools/list_changed": "toolsListChanged",
+    "notifications/prompts/list_changed": "promptsListChanged",
+    "notifications/resources/list_changed": "resourcesListChanged",
+}
+ACCEPT = "application/json, text/event-stream"
+STATE_PURPOSE = "mrtr-request-state"
+STATE_TTL_SECONDS = 600.0
+MAX_PARKED = 10_000
+MAX_SESSIONS = 10_000
+SESSION_IDLE_SECONDS = 1800.0
+PROBE_SECONDS = 5.0
+SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-store"), (b"x-accel-buffering", b"no")]
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class BridgeError(Exception):
+    """The legacy server could not be reached or did not answer as the 2025 revisions say."""
+
+
+# -- which servers speak which revision -------------------------------------------------------------------------
+
+
+class EraProbe:
+    """Whether a replica speaks 2026-07-28 itself, asked once per replica with `server/discover`."""
+
+    def __init__(self, pool: UpstreamPool, path: str = "/mcp", limit: int = 4096) -> None:
+        self._pool = pool
+        self._path = path
+        self._known: OrderedDict[str, bool] = OrderedDict()
+        self._limit = limit
+
+    async def is_modern(self, replica: str) -> bool:
+        known = self._known.get(replica)
+        if known is not None:
+            return known
+        modern = await self._ask(replica)
+        self._known[replica] = modern
+        while len(self._known) > self._limit:
+            self._known.popitem(last=False)
+        return modern
+
+    async def _ask(self, replica: str) -> bool:
+        message = {
+            "jsonrpc": "2.0",
+            "id": "era-probe",
+            "method": "server/discover",
+            "params": {"_meta": {PROTOCOL_VERSION_META: MODERN_VERSION, CAPABILITIES_META: {}}},
+        }
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Accept", ACCEPT),
+            ("MCP-Protocol-Version", MODERN_VERSION),
+            ("Mcp-Method", "server/discover"),
+        ]
+        try:
+            answer = await asyncio.wait_for(_post(self._pool, replica, self._path, headers, message), PROBE_SECONDS)
+            async for reply in _replies(answer):
+                if reply.get("id") == "era-probe":
+                    versions = (reply.get("result") or {}).get("supportedVersions") or []
+                    return MODERN_VERSION in versions
+        except (UpstreamError, OSError, TimeoutError, ValueError):
+            return False
+        return False
+
+
+# -- upstream sessions ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class UpstreamSession:
+    replica: str
+    path: str
+    identity: list[tuple[str, str]]  # the caller's identity headers, on every upstream request
+    session_id: str | None = None
+    version: str = LEGACY_VERSION
+    server_info: dict[str, Any] = field(default_factory=dict)
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    instructions: str | None = None
+    log_level: str | None = None
+    used: float = field(default_factory=time.monotonic)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def next_id(self) -> str:
+        return f"hm-{next(self._ids)}"
+
+    def headers(self, method: str | None = None) -> list[tuple[str, str]]:
+        headers = [("Content-Type", "application/json"), ("Accept", ACCEPT), ("MCP-Protocol-Version", self.version)]
+        if self.session_id:
+            headers.append(("Mcp-Session-Id", self.session_id))
+        return headers + self.identity
+
+    async def post(self, pool: UpstreamPool, message: jsonrpc.Message) -> UpstreamResponse:
+        self.used = time.monotonic()
+        return await _post(pool, self.replica, self.path, self.headers(), message)
+
+    async def send(self, pool: UpstreamPool, message: jsonrpc.Message) -> None:
+        """A notification or a response to the server: only its acceptance matters."""
+        answer = await self.post(pool, message)
+        async for _ in answer.body():
+            pass
+        answer.close()
+
+
+class SessionLost(Exception):
+    """The replica no longer knows the session (it restarted): open a new one."""
+
+
+class LegacySessions:
+    """One upstream session per (replica, caller), opened on first use and forgotten when idle or lost."""
+
+    def __init__(self, pool: UpstreamPool) -> None:
+        self._pool = pool
+        self._sessions: OrderedDict[tuple[str, str], UpstreamSession] = OrderedDict()
+        self._opening: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def get(
+        self, replica: str, path: str, caller_key: str, identity: list[tuple[str, str]], client_info: Any
+    ) -> UpstreamSession:
+        key = (replica, caller_key)
+        session = self._sessions.get(key)
+        if session is not None and time.monotonic() - session.used < SESSION_IDLE_SECONDS:
+            self._sessions.move_to_end(key)
+            return session
+        lock = self._opening.setdefault(key, asyncio.Lock())
+        async with lock:
+            session = self._sessions.get(key)
+            if session is None or time.monotonic() - session.used >= SESSION_IDLE_SECONDS:
+                session = await open_session(self._pool, replica, path, identity, client_info)
+                self._sessions[key] = session
+                while len(self._sessions) > MAX_SESSIONS:
+                    _, evicted = self._sessions.popitem(last=False)
+                    _background(close_session(self._pool, evicted))
+        self._opening.pop(key, None)
+        return session
+
+    def forget(self, session: UpstreamSession) -> None:
+        for key, known in list(self._sessions.items()):
+            if known is session:
+                del self._sessions[key]
+
+    async def close(self) -> None:
+        sessions, self._sessions = list(self._sessions.values()), OrderedDict()
+        for session in sessions:
+            with contextlib.suppress(Exception):
+                await close_session(self._pool, session)
+
+
+async def open_session(
+    pool: UpstreamPool, replica: str, path: str, identity: list[tuple[str, str]], client_info: Any
+) -> UpstreamSession:
+    session = UpstreamSession(replica=replica, path=path, identity=identity)
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": session.next_id(),
+        "method": "initialize",
+        "params": {
+            "protocolVersion": LEGACY_VERSION,
+            "capabilities": FULL_CAPABILITIES,
+            "clientInfo": client_info if isinstance(client_info, dict) and client_info.get("name") else GATEWAY_CLIENT,
+        },
+    }
+    answer = await session.post(pool, initialize)
+    if answer.status >= 300:
+        await _drain(answer)
+        raise BridgeError(f"initialize answered HTTP {answer.status}")
+    session.session_id = (answer.header(b"mcp-session-id") or b"").decode("latin-1") or None
+    result = None
+    async for reply in _replies(answer):
+        if reply.get("id") == initialize["id"]:
+            if "error" in reply:
+                raise BridgeError(f"initialize failed: {reply['error'].get('message', 'error')}")
+            result = reply.get("result") or {}
+            break
+    answer.close()
+    if result is None:
+        raise BridgeError("initialize got no answer")
+    negotiated = result.get("protocolVersion")
+    session.version = negotiated if negotiated in SUPPORTED_VERSIONS else LEGACY_VERSION
+    session.server_info = result.get("serverInfo") or {}
+    session.capabilities = result.get("capabilities") or {}
+    session.instructions = result.get("instructions")
+    await session.send(pool, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+    return session
+
+
+async def close_session(pool: UpstreamPool, session: UpstreamSession) -> None:
+    if session.session_id:
+        answer = await exchange(pool, split_url(session.replica)[0], "DELETE", session.path, session.headers(), None)
+        await _drain(answer)
+
+
+# -- parked exchanges (MRTR) ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Parked:
+    """An upstream request waiting for the client's answers to the server's questions."""
+
+    session: UpstreamSession
+    upstream_id: str
+    answer: UpstreamResponse
+    stream: AsyncIterator[jsonrpc.Message]
+    pending: dict[str, Any]  # inputRequests key -> the server's request id
+    caller_key: str
+    digest: str
+    request: jsonrpc.Message
+    expiry: asyncio.TimerHandle | None = None
+
+
+# -- the bridge ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One modern request for one replica, on behalf of one caller."""
+
+    message: jsonrpc.Message
+    replica: str
+    path: str
+    caller_key: str
+    identity: list[tuple[str, str]]
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        params = self.message.get("params")
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        return meta if isinstance(meta, dict) else {}
+
+    @property
+    def client_capabilities(self) -> dict[str, Any]:
+        capabilities = self.meta.get(CAPABILITIES_META)
+        return capabilities if isinstance(capabilities, dict) else {}
+
+    @property
+    def digest(self) -> str:
+        return f"{self.message.get('method')}|{body_name(self.message) or ''}"
+
+
+class ModernBridge:
+    def __init__(self, pool: UpstreamPool, state_key: bytes, owner: str | None = None) -> None:
+        self.pool = pool
+        self.sessions = LegacySessions(pool)
+        self.states = Sealer(state_key, STATE_PURPOSE)
+        self.owner = owner or uuid.uuid4().hex  # which gateway process parked an exchange
+        self._parked: OrderedDict[str, Parked] = OrderedDict()
+
+    async def close(self) -> None:
+        for parked in list(self._parked.values()):
+            self._release(parked)
+        await self.sessions.close()
+
+    async def handle(self, call: Call, receive: Receive, send: Send) -> None:
+        """Answer one modern request from a legacy replica, over ASGI."""
+        method = call.message.get("method")
+        if "id" not in call.message:  # the 2026 revision defines no client notifications over HTTP
+            await _answer(send, 202, [], b"")
+            return
+        try:
+            if method == "server/discover":
+                await self._discover(call, send)
+            elif method == "subscriptions/listen":
+                await self._listen(call, receive, send)
+            else:
+                await self._request(call, receive, send)
+        except (BridgeError, UpstreamError, OSError, asyncio.IncompleteReadError) as error:
+            logger.warning("legacy server unreachable", replica=call.replica, error=str(error))
+            body = jsonrpc.error(call.message.get("id"), jsonrpc.INTERNAL_ERROR, "The server did not answer")
+            await _answer(send, 502, [*JSON_HEADERS, (b"retry-after", b"5")], jsonrpc.dumps(body))
+
+    # -- server/discover ------------------------------------------------------------------------------------------
+
+    async def _discover(self, call: Call, send: Send) -> None:
+        session = await self._session(call)
+        result: dict[str, Any] = {
+            "resultType": "complete",
+            "supportedVersions": list(SUPPORTED_VERSIONS),
+            "capabilities": session.capabilities,
+            "_meta": {SERVER_INFO_META: session.server_info},
+            "ttlMs": 0,
+            "cacheScope": "private",
+        }
+        if session.instructions:
+            result["instructions"] = session.instructions
+        body = {"jsonrpc": "2.0", "id": call.message["id"], "result": result}
+        await _answer(send, 200, JSON_HEADERS, jsonrpc.dumps(body))
+
+    # -- ordinary requests ----------------------------------------------------------------------------------------
+
+    async def _session(self, call: Call) -> UpstreamSession:
+        return await self.sessions.get(
+            call.replica, call.path, call.caller_key, call.identity, call.meta.get(CLIENT_INFO_META)
+        )
+
+    async def _request(self, call: Call, receive: Receive, send: Send) -> None:
+        params = call.message.get("params")
+        params = params if isinstance(params, dict) else {}
+        parked = self._resume(call, params)
+        if parked is not None:
+            await self._deliver_answers(parked, params.get("inputResponses") or {})
+            await self._relay(call, parked.session, parked.upstream_id, parked.answer, parked.stream, receive, send)
+            return
+        for attempt in range(2):
+            session = await self._session(call)
+            await self._apply_log_level(session, call)
+            upstream_id = session.next_id()
+            answer = await session.post(self.pool, _upstream_request(call.message, upstream_id))
+            if answer.status == 404 and session.session_id and attempt == 0:
+                await _drain(answer)
+                self.sessions.forget(session)  # the replica restarted: the next attempt opens a new session
+                continue
+            if answer.status >= 300 and not _is_json(answer):
+                await _drain(answer)
+                raise BridgeError(f"HTTP {answer.status}")
+            await self._relay(call, session, upstream_id, answer, _replies(answer), receive, send)
+            return
+
+    async def _apply_log_level(self, session: UpstreamSession, call: Call) -> None:
+        level = call.meta.get(LOG_LEVEL_META)
+        if isinstance(level, str) and level != session.log_level and session.capabilities.get("logging") is not None:
+            request = {
+                "jsonrpc": "2.0",
+                "id": session.next_id(),
+                "method": "logging/setLevel",
+                "params": {"level": level},
+            }
+            await session.send(self.pool, request)
+            session.log_level = level
+
+    async def _relay(
+        self,
+        call: Call,
+        session: UpstreamSession,
+        upstream_id: str,
+        answer: UpstreamResponse,
+        stream: AsyncIterator[jsonrpc.Message],
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Relay the upstream answer to `call` until its response (or a park); the client leaving cancels it."""
+        streaming = (answer.header(b"content-type") or b"").startswith(b"text/event-stream")
+        out = _ClientAnswer(send, streaming)
+        relay = asyncio.ensure_future(self._translate(call, session, upstream_id, answer, stream, out))
+        watcher = asyncio.ensure_future(_disconnected(receive))
+        try:
+            done, _ = await asyncio.wait({relay, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            if relay in done:
+                relay.result()
+                return
+            relay.cancel()  # the client closed its stream: that is cancellation (2026-07-28)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await relay
+            answer.connection.close()
+            cancelled = {
+                "jsonrpc": "2.0",
+                "method": "notifications/cancelled",
+                "params": {"requestId": upstream_id, "reason": "The client closed the response stream"},
+            }
+            with contextlib.suppress(UpstreamError, OSError, asyncio.IncompleteReadError):
+                await session.send(self.pool, cancelled)
+        finally:
+            watcher.cancel()
+
+    async def _translate(
+        self,
+        call: Call,
+        session: UpstreamSession,
+        upstream_id: str,
+        answer: UpstreamResponse,
+        stream: AsyncIterator[jsonrpc.Message],
+        out: _ClientAnswer,
+    ) -> None:
+        client_id = call.message["id"]
+        logs_wanted = isinstance(call.meta.get(LOG_LEVEL_META), str)
+        async for message in stream:
+            if jsonrpc.is_response(message) and (
+                message.get("id") == upstream_id or (message.get("id") is None and "error" in message)
+            ):
+                await out.final(modern_response(message, client_id, call.message.get("method"), session.server_info))
+                answer.close()
+                return
+            if jsonrpc.is_notification(message):
+                method = message["method"]
+                if method == "notifications/progress" or (method == "notifications/message" and logs_wanted):
+                    await out.event(message)
+                continue
+            if jsonrpc.is_request(message):
+                if message["method"] == "ping":
+                    await session.send(self.pool, {"jsonrpc": "2.0", "id": message["id"], "result": {}})
+                    continue
+                capability = CAPABILITY_OF.get(message["method"])
+                if capability is None or capability not in call.client_capabilities:
+                    refusal = jsonrpc.error(
+                        message["id"], jsonrpc.METHOD_NOT_FOUND, f"The client does not support {message['method']}"
+                    )
+                    await session.send(self.pool, refusal)
+                    continue
+                await out.final(self._park(call, session, upstream_id, answer, stream, message))
+                return
+        answer.close()
+        error = jsonrpc.error(client_id, jsonrpc.INTERNAL_ERROR, "The server closed the stream without answering")
+        await out.final(error)
+
+    # -- MRTR --------------------------------------------------------------------------------------------------
+
+    def _park(
+        self,
+        call: Call,
+        session: UpstreamSession,
+        upstream_id: str,
+        answer: UpstreamResponse,
+        stream: AsyncIterator[jsonrpc.Message],
+        question: jsonrpc.Message,
+    ) -> jsonrpc.Message:
+        key = f"q{question['id']}"
+        park_id = uuid.uuid4().hex
+        parked = Parked(
+            session=session,
+            upstream_id=upstream_id,
+            answer=answer,
+            stream=stream,
+            pending={key: question["id"]},
+            caller_key=call.caller_key,
+            digest=call.digest,
+            request=call.message,
+        )
+        parked.expiry = asyncio.get_running_loop().call_later(STATE_TTL_SECONDS, self._expire, park_id)
+        self._parked[park_id] = parked
+        while len(self._parked) > MAX_PARKED:
+            _, oldest = self._parked.popitem(last=False)
+            self._release(oldest)
+        state = self.states.seal(
+            {"p": park_id, "o": self.owner, "c": call.caller_key, "d": call.digest}, STATE_TTL_SECONDS
+        )
+        request = {"method": question["method"]}
+        if "params" in question:
+            request["params"] = question["params"]
+        result = {
+            "resultType": "input_required",
+            "inputRequests": {key: request},
+            "requestState": state,
+            "_meta": {SERVER_INFO_META: session.server_info},
+        }
+        return {"jsonrpc": "2.0", "id": call.message["id"], "result": result}
+
+    def _resume(self, call: Call, params: Mapping[str, Any]) -> Parked | None:
+        """The parked exchange a retry continues, when its state is ours, the caller's and this request's."""
+        token = params.get("requestState")
+        if not isinstance(token, str):
+            return None
+        state = self.states.open(token)
+        if state is None or state.get("c") != call.caller_key or state.get("d") != call.digest:
+            return None
+        parked = self._parked.pop(str(state.get("p")), None)
+        if parked is None or parked.caller_key != call.caller_key:
+            return None
+        if parked.expiry is not None:
+            parked.expiry.cancel()
+        return parked
+
+    async def _deliver_answers(self, parked: Parked, responses: Any) -> None:
+        for key, server_id in parked.pending.items():
+            value = responses.get(key) if isinstance(responses, dict) else None
+            reply = (
+                {"jsonrpc": "2.0", "id": server_id, "result": value}
+                if isinstance(value, dict)
+                else jsonrpc.error(server_id, jsonrpc.INVALID_PARAMS, "The client gave no answer")
+            )
+            await parked.session.send(self.pool, reply)
+
+    def _expire(self, park_id: str) -> None:
+        parked = self._parked.pop(park_id, None)
+        if parked is not None:
+            self._release(parked)
+
+    def _release(self, parked: Parked) -> None:
+        if parked.expiry is not None:
+            parked.expiry.cancel()
+        parked.answer.connection.close()
+        cancelled = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": parked.upstream_id}}
+        _background(parked.session.send(self.pool, cancelled))
+
+    # -- subscriptions/listen -----------------------------------------------------------------------------------
+
+    async def _listen(self, call: Call, receive: Receive, send: Send) -> None:
+        params = call.message.get("params")
+        wanted = (params.get("notifications") if isinstance(params, dict) else None) or {}
+        session = await open_session(self.pool, call.replica, call.path, call.identity, call.meta.get(CLIENT_INFO_META))
+        try:
+            agreed = await self._subscribe(session, wanted)
+            sub_id = call.message["id"]
+            ack = {
+                "jsonrpc": "2.0",
+                "method": "notifications/subscriptions/acknowledged",
+                "params": {"_meta": {SUBSCRIPTION_META: sub_id}, "notifications": agreed},
+            }
+            stream_answer = await exchange(
+                self.pool, split_url(session.replica)[0], "GET", session.path, session.headers(), None
+            )
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await send({"type": "http.response.body", "body": jsonrpc.sse_event(ack), "more_body": True})
+            relay = asyncio.ensure_future(self._relay_changes(stream_answer, agreed, sub_id, send))
+            watcher = asyncio.ensure_future(_disconnected(receive))
+            await asyncio.wait({relay, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (relay, watcher):
+                task.cancel()
+            stream_answer.connection.close()
+            with contextlib.suppress(Exception):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await _quietly(close_session(self.pool, session))
+
+    async def _subscribe(self, session: UpstreamSession, wanted: Mapping[str, Any]) -> dict[str, Any]:
+        agreed: dict[str, Any] = {}
+        for field_name, capability in (
+            ("toolsListChanged", "tools"),
+            ("promptsListChanged", "prompts"),
+            ("resourcesListChanged", "resources"),
+        ):
+            if wanted.get(field_name) and (session.capabilities.get(capability) or {}).get("listChanged"):
+                agreed[field_name] = True
+        uris = wanted.get("resourceSubscriptions") or []
+        if uris and (session.capabilities.get("resources") or {}).get("subscribe"):
+            for uri in uris:
+                request = {
+                    "jsonrpc": "2.0",
+                    "id": session.next_id(),
+                    "method": "resources/subscribe",
+                    "params": {"uri": uri},
+                }
+                await session.send(self.pool, request)
+            agreed["resourceSubscriptions"] = list(uris)
+        return agreed
+
+    async def _relay_changes(
+        self, answer: UpstreamResponse, agreed: Mapping[str, Any], sub_id: Any, send: Send
+    ) -> None:
+        uris = set(agreed.get("resourceSubscriptions") or [])
+        async for message in _replies(answer):
+            method = message.get("method")
+            wanted = (method in LIST_CHANGED and agreed.get(LIST_CHANGED[method])) or (
+                method == "notifications/resources/updated" and (message.get("params") or {}).get("uri") in uris
+            )
+            if not wanted or not jsonrpc.is_notification(message):
+                continue
+            params = dict(message.get("params") or {})
+            params["_meta"] = {**(params.get("_meta") or {}), SUBSCRIPTION_META: sub_id}
+            event = {"jsonrpc": "2.0", "method": method, "params": params}
+            await send({"type": "http.response.body", "body": jsonrpc.sse_event(event), "more_body": True})
+
+
+# -- translation ------------------------------------------------------------------------------------------------
+
+
+def _upstream_request(message: jsonrpc.Message, upstream_id: str) -> jsonrpc.Message:
+    """The client's request as a 2025 server expects it: the gateway's id, no 2026 protocol fields or MRTR echo."""
+    request = {"jsonrpc": "2.0", "id": upstream_id, "method": message["method"]}
+    params = message.get("params")
+    if isinstance(params, dict):
+        params = {k: v for k, v in params.items() if k not in ("inputResponses", "requestState")}
+        meta = params.get("_meta")
+        if isinstance(meta, dict):
+            kept = {k: v for k, v in meta.items() if not k.startswith(META_PREFIX)}
+            if kept:
+                params["_meta"] = kept
+            else:
+                params.pop("_meta")
+        request["params"] = params
+    return request
+
+
+def modern_response(
+    message: jsonrpc.Message, client_id: Any, method: Any, server_info: Mapping[str, Any]
+) -> jsonrpc.Message:
+    """A 2025 response as a 2026-07-28 client expects it (the client's id, `resultType`, the server's identity)."""
+    if "error" in message:
+        error = dict(message["error"] or {})
+        if error.get("code") == jsonrpc.LEGACY_RESOURCE_NOT_FOUND:
+            error["code"] = jsonrpc.INVALID_PARAMS
+        return {"jsonrpc": "2.0", "id": client_id, "error": error}
+    result = dict(message.get("result") or {})
+    result.setdefault("resultType", "complete")
+    result["_meta"] = {SERVER_INFO_META: dict(server_info), **(result.get("_meta") or {})}
+    if method in CACHEABLE:
+        result.setdefault("ttlMs", 0)
+        result.setdefault("cacheScope", "private")
+    return {"jsonrpc": "2.0", "id": client_id, "result": result}
+
+
+class _ClientAnswer:
+    """The client's answer: an event stream when the server streamed, one JSON body otherwise."""
+
+    def __init__(self, send: Send, streaming: bool) -> None:
+        self._send = send
+        self._streaming = streaming
+        self._started = False
+
+    async def event(self, message: jsonrpc.Message) -> None:
+        if not self._streaming:
+            return  # a JSON answer has no room for notifications
+        await self._start()
+        await self._send({"type": "http.response.body", "body": jsonrpc.sse_event(message), "more_body": True})
+
+    async def final(self, message: jsonrpc.Message) -> None:
+        if self._streaming:
+            await self._start()
+            await self._send({"type": "http.response.body", "body": jsonrpc.sse_event(message), "more_body": False})
+            return
+        await _answer(self._send, 200, JSON_HEADERS, jsonrpc.dumps(message))
+
+    async def _start(self) -> None:
+        if not self._started:
+            self._started = True
+            await self._send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+
+
+# -- plumbing -------------------------------------------------------------------------------------------------------
+
+
+async def _post(
+    pool: UpstreamPool, replica: str, path: str, headers: list[tuple[str, str]], message: jsonrpc.Message
+) -> UpstreamResponse:
+    address, prefix = split_url(replica)
+    return await exchange(pool, address, "POST", f"{prefix}{path}", headers, jsonrpc.dumps(message))
+
+
+async def _replies(answer: UpstreamResponse) -> AsyncIterator[jsonrpc.Message]:
+    async for message in jsonrpc.messages_of(answer.body(), answer.header(b"content-type") or b""):
+        yield message
+
+
+def _is_json(answer: UpstreamResponse) -> bool:
+    content_type = answer.header(b"content-type") or b""
+    return content_type.startswith((b"application/json", b"text/event-stream"))
+
+
+async def _drain(answer: UpstreamResponse) -> None:
+    with contextlib.suppress(UpstreamError, OSError, asyncio.IncompleteReadError):
+        async for _ in answer.body():
+            pass
+    answer.close()
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, *_length(body)]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _length(body: bytes) -> list[tuple[bytes, bytes]]:
+    return [(b"content-length", str(len(body)).encode())]
+
+
+async def _quietly(awaitable: Any) -> None:
+    with contextlib.suppress(Exception):
+        await awaitable
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def _background(awaitable: Any) -> None:
+    """Fire and forget, keeping a reference until done (the event loop holds only weak ones)."""
+    task = asyncio.ensure_future(_quietly(awaitable))
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+def caller_key(username: str, groups: tuple[str, ...], credential_type: str) -> str:
+    """Whose upstream session a request uses: the same identity always gets the same one, never another's."""
+    return json.dumps([username, sorted(groups), credential_type], separators=(",", ":"))
