@@ -51,23 +51,40 @@ class SseEndpoints:
     async def rewrite(
         self, body: AsyncIterator[bytes], server_id: str, replica: str, sse_path: str
     ) -> AsyncIterator[bytes]:
-        """The event stream with its `endpoint` event rewritten; every other byte passes as it came."""
+        """The event stream with its `endpoint` event rewritten; every other byte passes exactly as it came."""
         buffer = b""
         async for chunk in body:
             buffer += chunk
-            text = buffer.replace(b"\r\n", b"\n")
-            if b"\n\n" not in text and len(buffer) < HEAD_LIMIT:
-                continue
-            head, _, tail = text.partition(b"\n\n")
-            lines = head.decode("utf-8", errors="replace").split("\n")
-            if "event: endpoint" in lines or "event:endpoint" in lines:
-                for i, line in enumerate(lines):
-                    if line.startswith("data:"):
-                        announced = line.removeprefix("data:").strip()
-                        lines[i] = "data: " + self.announce(server_id, replica, announced, sse_path)
-                yield ("\n".join(lines) + "\n\n").encode() + tail
-            else:
-                yield buffer
-            break
-        async for chunk in body:
-            yield chunk
+            while (end := _event_end(buffer)) is not None:
+                event, buffer = buffer[:end], buffer[end:]
+                lines = event.splitlines()
+                if b"event: endpoint" not in lines and b"event:endpoint" not in lines:
+                    yield event  # a comment or another event before the endpoint: untouched
+                    continue
+                announced = next((ln.split(b":", 1)[1].strip() for ln in lines if ln.startswith(b"data:")), b"")
+                endpoint = self.announce(server_id, replica, announced.decode("utf-8", "replace"), sse_path)
+                yield b"event: endpoint\r\ndata: " + endpoint.encode() + b"\r\n\r\n" + buffer
+                async for rest in body:
+                    yield rest
+                return
+            if len(buffer) > HEAD_LIMIT:  # no endpoint event where one belongs: pass the stream on as it is
+                break
+        if buffer:
+            yield buffer
+        async for rest in body:
+            yield rest
+
+
+def _event_end(buffer: bytes) -> int | None:
+    """Where the first complete event of `buffer` ends (just past its blank line), or None if none is complete.
+
+    Lines end in CRLF, LF or CR (the SSE standard allows all three); a CR at the very end of the buffer may be the
+    first half of a CRLF, so it does not end a line yet."""
+    position = 0
+    for line in buffer.splitlines(keepends=True):
+        position += len(line)
+        if line in (b"\r\n", b"\n", b"\r") and position > len(line):
+            if line == b"\r" and position == len(buffer):
+                return None
+            return position
+    return None
