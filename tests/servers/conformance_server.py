@@ -5,7 +5,9 @@ Transports: stdio (the default: the platform wraps it for `serverType: stdio`), 
 127.0.0.1:$PORT when PORT is set, or SSE (`/sse` + `/messages/`) when MCP_TRANSPORT=sse as well.
 
 Besides the scenarios' fixtures it has `slow_progress` (a long tool that reports progress as it goes), which the
-bench uses to show that progress reaches a client before the result.
+bench uses to show that progress reaches a client before the result. `test_sampling` and `test_elicitation` serve
+both eras: a server->client request on 2025 connections, a multi-round trip (`input_required`, then the client's
+retry with its answer and the sealed request state) on 2026-07-28 ones.
 
 The low-level server is used on purpose: each answer is written out here as the suite expects it on the wire,
 with nothing derived from Python signatures, and each request the suite sends has its own handler.
@@ -25,15 +27,18 @@ import anyio
 from mcp import types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp_types import JSONRPCMessage
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 # Logging, sampling and progress are deprecated as of 2026-07-28 yet still part of the 2025 protocol this serves.
 warnings.simplefilter("ignore", MCPDeprecationWarning)
 
 Context = ServerRequestContext[Any, Any]
-ToolHandler = Callable[[Context, dict[str, Any]], Awaitable[types.CallToolResult]]
+ToolAnswer = types.CallToolResult | types.InputRequiredResult
+ToolHandler = Callable[[Context, types.CallToolRequestParams], Awaitable[ToolAnswer]]
 
 # A 1x1 red PNG and a 1-sample 8 kHz mono WAV, built once.
 RED_PIXEL_PNG = base64.b64encode(
@@ -72,26 +77,26 @@ def result(*content: types.ContentBlock, is_error: bool = False) -> types.CallTo
 # -- tools ------------------------------------------------------------------------------------------------------
 
 
-async def simple_text(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
+async def simple_text(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
     return result(text("This is a simple text response for testing."))
 
 
-async def image_content(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
+async def image_content(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
     return result(types.ImageContent(type="image", data=RED_PIXEL_PNG, mime_type="image/png"))
 
 
-async def audio_content(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
+async def audio_content(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
     return result(types.AudioContent(type="audio", data=SILENT_WAV, mime_type="audio/wav"))
 
 
-async def embedded_resource(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
+async def embedded_resource(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
     resource = types.TextResourceContents(
         uri="test://embedded-resource", mime_type="text/plain", text="This is an embedded resource content."
     )
     return result(types.EmbeddedResource(type="resource", resource=resource))
 
 
-async def multiple_content_types(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
+async def multiple_content_types(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
     resource = types.TextResourceContents(
         uri="test://mixed-content-resource",
         mime_type="application/json",
@@ -104,7 +109,7 @@ async def multiple_content_types(ctx: Context, arguments: dict[str, Any]) -> typ
     )
 
 
-async def with_logging(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
+async def with_logging(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
     for step, message in enumerate(("Tool execution started", "Tool processing data", "Tool execution completed")):
         if step:
             await anyio.sleep(0.05)
@@ -112,11 +117,11 @@ async def with_logging(ctx: Context, arguments: dict[str, Any]) -> types.CallToo
     return result(text("Tool with logging executed successfully"))
 
 
-async def error_handling(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
+async def error_handling(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
     return result(text("This tool intentionally returns an error for testing"), is_error=True)
 
 
-async def with_progress(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
+async def with_progress(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
     for step, progress in enumerate((0, 50, 100)):
         if step:
             await anyio.sleep(0.05)
@@ -124,8 +129,9 @@ async def with_progress(ctx: Context, arguments: dict[str, Any]) -> types.CallTo
     return result(text("Tool with progress executed successfully"))
 
 
-async def slow_progress(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
+async def slow_progress(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
     """`steps` progress notifications, `intervalMs` apart, then the result."""
+    arguments = params.arguments or {}
     steps = int(arguments.get("steps", 5))
     interval = float(arguments.get("intervalMs", 400)) / 1000
     for step in range(1, steps + 1):
@@ -134,18 +140,34 @@ async def slow_progress(ctx: Context, arguments: dict[str, Any]) -> types.CallTo
     return result(text(f"done after {steps} steps"))
 
 
-async def sampling(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
-    answer = await ctx.session.create_message(
-        messages=[types.SamplingMessage(role="user", content=text(str(arguments["prompt"])))],
-        max_tokens=100,
-        related_request_id=ctx.request_id,
-    )
+def input_response(params: types.CallToolRequestParams) -> types.InputResponse | None:
+    return (params.input_responses or {}).get("input")
+
+
+def ask_again(request: types.InputRequest) -> types.InputRequiredResult:
+    """2026-07-28 has no server->client requests: the tool answers input_required, and the client retries the call
+    with its answer and the request state (which the SDK seals with this process's key)."""
+    return types.InputRequiredResult(input_requests={"input": request}, request_state="asked")
+
+
+async def sampling(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
+    messages = [types.SamplingMessage(role="user", content=text(str((params.arguments or {})["prompt"])))]
+    answer: types.InputResponse | None
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        answer = input_response(params)
+        if answer is None:
+            request_params = types.CreateMessageRequestParams(messages=messages, max_tokens=100)
+            return ask_again(types.CreateMessageRequest(params=request_params))
+    else:
+        answer = await ctx.session.create_message(messages=messages, max_tokens=100, related_request_id=ctx.request_id)
+    if not isinstance(answer, types.CreateMessageResult):
+        return result(text(f"unexpected answer: {answer}"), is_error=True)
     content = answer.content
     reply = content.text if isinstance(content, types.TextContent) else json.dumps(answer.model_dump(mode="json"))
     return result(text(f"LLM response: {reply}"))
 
 
-async def elicitation(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
+async def elicitation(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
     schema: dict[str, Any] = {
         "type": "object",
         "properties": {
@@ -154,11 +176,21 @@ async def elicitation(ctx: Context, arguments: dict[str, Any]) -> types.CallTool
         },
         "required": ["username", "email"],
     }
-    answer = await ctx.session.elicit_form(str(arguments["message"]), schema, related_request_id=ctx.request_id)
+    message = str((params.arguments or {})["message"])
+    answer: types.InputResponse | None
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        answer = input_response(params)
+        if answer is None:
+            form = types.ElicitRequestFormParams(message=message, requested_schema=schema)
+            return ask_again(types.ElicitRequest(params=form))
+    else:
+        answer = await ctx.session.elicit_form(message, schema, related_request_id=ctx.request_id)
+    if not isinstance(answer, types.ElicitResult):
+        return result(text(f"unexpected answer: {answer}"), is_error=True)
     return result(text(f"User response: action={answer.action}, content={json.dumps(answer.content)}"))
 
 
-async def elicitation_defaults(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
+async def elicitation_defaults(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
     schema: dict[str, Any] = {
         "type": "object",
         "properties": {
@@ -173,7 +205,7 @@ async def elicitation_defaults(ctx: Context, arguments: dict[str, Any]) -> types
     return result(text(f"Elicitation completed: action={answer.action}, content={json.dumps(answer.content)}"))
 
 
-async def elicitation_enums(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
+async def elicitation_enums(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
     def titled(prefix: str, titles: tuple[str, ...]) -> list[dict[str, str]]:
         return [{"const": f"{prefix}{n}", "title": title} for n, title in enumerate(titles, start=1)]
 
@@ -199,7 +231,7 @@ async def elicitation_enums(ctx: Context, arguments: dict[str, Any]) -> types.Ca
     return result(text(f"Elicitation completed: action={answer.action}, content={json.dumps(answer.content)}"))
 
 
-async def reconnection(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
+async def reconnection(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
     """Closes the response stream mid-call (SEP-1699): the client resumes with Last-Event-ID to get the result."""
     await anyio.sleep(0.1)
     if ctx.close_sse_stream is not None:
@@ -208,8 +240,8 @@ async def reconnection(ctx: Context, arguments: dict[str, Any]) -> types.CallToo
     return result(text("Reconnection test completed"))
 
 
-async def json_schema(ctx: Context, arguments: dict[str, Any]) -> types.CallToolResult:
-    return result(text(f"Received: {json.dumps(arguments)}"))
+async def json_schema(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
+    return result(text(f"Received: {json.dumps(params.arguments or {})}"))
 
 
 TOOLS: dict[str, tuple[str, dict[str, Any], ToolHandler]] = {
@@ -264,10 +296,10 @@ async def list_tools(ctx: Context, params: types.PaginatedRequestParams | None) 
     )
 
 
-async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> ToolAnswer:
     if params.name not in TOOLS:
         raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
-    return await TOOLS[params.name][2](ctx, params.arguments or {})
+    return await TOOLS[params.name][2](ctx, params)
 
 
 # -- resources --------------------------------------------------------------------------------------------------
@@ -393,7 +425,7 @@ async def set_logging_level(ctx: Context, params: types.SetLevelRequestParams) -
 
 
 def build_server() -> Server[Any]:
-    return Server(
+    server: Server[Any] = Server(
         "hosted-mcp-conformance",
         version="1.0.0",
         on_list_tools=list_tools,
@@ -408,6 +440,12 @@ def build_server() -> Server[Any]:
         on_completion=complete,
         on_set_logging_level=set_logging_level,
     )
+    # requestState is sealed as MCPServer does by default: with this process's own key, unless the platform hands
+    # every replica the same one (HOSTED_MCP_REQUEST_STATE_KEY, the name this bench proposes for issue 10 build 6).
+    shared_key = os.environ.get("HOSTED_MCP_REQUEST_STATE_KEY")
+    security = RequestStateSecurity(keys=[shared_key]) if shared_key else RequestStateSecurity.ephemeral()
+    server.middleware.append(RequestStateBoundary(security, default_audience=server.name))
+    return server
 
 
 # -- transports -------------------------------------------------------------------------------------------------
