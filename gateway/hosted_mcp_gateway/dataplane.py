@@ -80,6 +80,7 @@ RETRY_AFTER_SECONDS = {ServerStatus.STOPPED: 30, ServerStatus.FAILED: 60}
 SMALL_BODY_BYTES = 1 << 20
 MAX_MESSAGE_BYTES = 8 << 20
 PATH_SAFE = "/:@!$&'()*+,;="  # RFC 3986 `pchar` without `%`: the rest of an authorized path is percent-encoded
+PASSED_ON = frozenset({"mcp-method", "mcp-name", "traceparent", "tracestate", "baggage"})  # to a bridged server
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ class DataPlane:
                 path=f"/{rest}",
                 caller_key=caller_key(caller.username, caller.groups, caller.credentialType),
                 identity=identity,
+                passed_on=[(k, v) for k, v in headers.items() if k in PASSED_ON or k.startswith("mcp-param-")],
             )
             await self.bridge.handle(call, receive, _with_headers(send, grant))
             return

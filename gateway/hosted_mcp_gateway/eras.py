@@ -153,9 +153,11 @@ class UpstreamSession:
             headers.append(("Mcp-Session-Id", self.session_id))
         return headers + self.identity
 
-    async def post(self, pool: UpstreamPool, message: jsonrpc.Message) -> UpstreamResponse:
+    async def post(
+        self, pool: UpstreamPool, message: jsonrpc.Message, extra: list[tuple[str, str]] | None = None
+    ) -> UpstreamResponse:
         self.used = time.monotonic()
-        return await _post(pool, self.replica, self.path, self.headers(), message)
+        return await _post(pool, self.replica, self.path, self.headers() + (extra or []), message)
 
     async def send(self, pool: UpstreamPool, message: jsonrpc.Message) -> None:
         """A notification or a response to the server: only its acceptance matters."""
@@ -283,6 +285,7 @@ class Call:
     path: str
     caller_key: str
     identity: list[tuple[str, str]]
+    passed_on: list[tuple[str, str]] = field(default_factory=list)  # the client's mirrored and trace headers
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -367,7 +370,7 @@ class ModernBridge:
             session = await self._session(call)
             await self._apply_log_level(session, call)
             upstream_id = session.next_id()
-            answer = await session.post(self.pool, _upstream_request(call.message, upstream_id))
+            answer = await session.post(self.pool, _upstream_request(call.message, upstream_id), call.passed_on)
             if answer.status == 404 and session.session_id and attempt == 0:
                 await _drain(answer)
                 self.sessions.forget(session)  # the replica restarted: the next attempt opens a new session

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 import uuid
 from datetime import datetime, timedelta
@@ -122,3 +123,9 @@ def gateway_key(data_dir: Path) -> bytes:
     if len(key) != 32:
         raise ValueError(f"{path} is not a 32-byte key")
     return key
+
+
+def server_secret(gateway_key: bytes, server_id: str) -> str:
+    """A server's own secret, the same for each of its replicas and for no other server (HMAC of the gateway's
+    key): what they seal MCP `requestState` with, so a retry may land on any replica. Never stored or logged."""
+    return hmac.new(gateway_key, b"request-state:" + server_id.encode(), hashlib.sha256).hexdigest()

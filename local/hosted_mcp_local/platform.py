@@ -42,7 +42,7 @@ from hosted_mcp.ports import (
     TransitionMetrics,
 )
 from hosted_mcp_local.events import LocalStatusEvents
-from hosted_mcp_local.identity import LocalIssuer, gateway_key, local_auth_settings
+from hosted_mcp_local.identity import LocalIssuer, gateway_key, local_auth_settings, server_secret
 from hosted_mcp_local.pump import ChangeFeedPump
 from hosted_mcp_local.store import SqliteApiKeyStore, SqliteServerStore
 from hosted_mcp_local.supervisor import ProcessSupervisor
@@ -97,6 +97,7 @@ class Platform:
             on_settled=self.settle,
             on_restart=self.count_restart,
             startup_timeout=config.startup_timeout,
+            shared_secret=lambda server_id: server_secret(self.gateway_key, server_id),
         )
         self.probe = McpReadinessProbe(self.supervisor.endpoints, timeout=5.0, attempts=3, retry_delay=0.5)
         self.ports = LocalReactionPorts(

@@ -49,6 +49,7 @@ MAX_BACKOFF_SECONDS = 30.0
 STOP_GRACE_SECONDS = 5.0
 READY_POLL_SECONDS = 0.25
 PROCESS_TAG = "HOSTED_MCP_PROCESS"
+REQUEST_STATE_KEY = "HOSTED_MCP_REQUEST_STATE_KEY"
 
 
 def deployment_id(server_id: str) -> str:
@@ -118,6 +119,7 @@ class ProcessSupervisor(DeploymentBackend):
         on_restart: Callable[[str, str], None] = lambda server_id, reason: None,
         startup_timeout: float = 60.0,
         interpreter_dir: str | None = None,
+        shared_secret: Callable[[str], str] | None = None,
     ) -> None:
         self.servers_dir = data_dir / "servers"
         self.artifacts_dir = data_dir / "artifacts"
@@ -128,6 +130,7 @@ class ProcessSupervisor(DeploymentBackend):
         self.on_restart = on_restart
         self.startup_timeout = startup_timeout
         self.interpreter_dir = interpreter_dir or str(Path(sys.executable).parent)
+        self.shared_secret = shared_secret
         self._deployments: dict[str, LocalDeployment] = {}
         self._settled: dict[str, Settlement] = {}
         self._lock = threading.Lock()
@@ -363,6 +366,8 @@ class ProcessSupervisor(DeploymentBackend):
         env.update(spec.environment)
         env["HOSTED_MCP_SERVER"] = deployment.name
         env["HOSTED_MCP_REPLICA"] = str(replica.index)
+        if self.shared_secret is not None:  # the same for every replica of a server: MRTR requestState keys
+            env[REQUEST_STATE_KEY] = self.shared_secret(deployment.server_id)
         env[PROCESS_TAG] = replica.tag
         if spec.serverType is not ServerType.STDIO:
             env["PORT"] = str(replica.port)

@@ -44,32 +44,16 @@ CLIENTS: dict[str, tuple[str, Client]] = {
     "inspector-sse": ("sseUrl", lambda url, token, home: inspector_cli(url, token, "legacy", home, transport="sse")),
 }
 
-MODERN_ON_LEGACY = (
-    "gateway: a client pinned to 2026-07-28 gets no server/discover from a 2025-only server (server-everything "
-    "2026.8.31, mcp-proxy 0.13); the platform does not yet bridge the current revision to legacy servers "
-    "(issue 10, build 1)"
-)
-SSE_MESSAGE_PATH = (
-    "gateway: server-everything --sse announces /message?sessionId=...; the gateway rewrites it to "
-    "/mcp/{name}/message and then refuses every POST there with 403 'No such route' (only mcp|sse|messages "
-    "are routed) (issue 10, build 4)"
-)
-SSE_UNPINNED = (
-    SSE_MESSAGE_PATH[: -len(" (issue 10, build 4)")] + "; and with 2 replicas an SSE session keyed sessionId (the "
-    "TypeScript SDK's name) is not pinned to its replica (issue 10, build 4)"
-)
 SSE_BRIDGE = (
     "gateway: /mcp/{name}/mcp of an SSE-only server goes to the server's /mcp, which does not exist; the platform "
     "does not yet bridge streamable HTTP to the SSE transport (issue 10, build 1/4)"
 )
 KNOWN_GAPS: dict[tuple[str, str, int], str] = {}
 for _mode, _replicas in SERVERS:
-    for _client in ("python-2026-07-28", "typescript-2026-07-28"):
-        KNOWN_GAPS[(_client, _mode, _replicas)] = MODERN_ON_LEGACY
     if _mode == "sse":
         for _client, (_url, _) in CLIENTS.items():
-            sse_reason = SSE_MESSAGE_PATH if _replicas == 1 else SSE_UNPINNED
-            KNOWN_GAPS.setdefault((_client, _mode, _replicas), SSE_BRIDGE if _url == "url" else sse_reason)
+            if _url == "url":
+                KNOWN_GAPS[(_client, _mode, _replicas)] = SSE_BRIDGE
 
 
 def _case(client: str, mode: str, replicas: int) -> pytest.param:  # type: ignore[valid-type]

@@ -34,20 +34,9 @@ STDIO_NO_CALLBACKS = (
     "stdio bridge: mcp-proxy 0.13's client session has no sampling/elicitation callbacks, so the server's "
     "request fails (issue 10, build 2)"
 )
-NO_HEADER_VALIDATION = (
-    "gateway: MCP-Protocol-Version / Mcp-Method / Mcp-Name are not checked against the body yet; the request "
-    "reaches the server (issue 10, build 3)"
-)
 STDIO_2025_ONLY = (
     "stdio bridge: mcp-proxy 0.13 (MCP SDK 1.x) stops at 2025-11-25: a client pinned to 2026-07-28 gets "
     "400 'Missing session ID' (issue 10, build 1/2)"
-)
-UNSHARED_REQUEST_STATE = (
-    "replicas: each seals requestState with its own process key, and the retry lands on the other replica "
-    "('Invalid or expired requestState'); the platform shares no key between replicas (issue 10, build 6)"
-)
-PREFLIGHT_NEEDS_CREDENTIALS = (
-    "gateway: an OPTIONS preflight (sent by browsers without credentials) gets 401 (issue 10, build 5)"
 )
 
 
@@ -153,7 +142,7 @@ def test_sampling_and_elicitation_round_trip(
     [
         pytest.param("stdio", marks=pytest.mark.xfail(strict=True, reason=STDIO_2025_ONLY)),
         "http",
-        pytest.param("http-x2", marks=pytest.mark.xfail(strict=True, reason=UNSHARED_REQUEST_STATE)),
+        "http-x2",
     ],
 )
 def test_a_current_revision_client_completes_a_multi_round_trip_call(
@@ -213,7 +202,6 @@ def received(platform: LocalPlatform, record: dict) -> bytes:
     return log.read_bytes() if log.exists() else b""
 
 
-@pytest.mark.xfail(strict=True, reason=NO_HEADER_VALIDATION)
 @pytest.mark.parametrize("mismatch", list(MISMATCHES))
 def test_headers_that_disagree_with_the_body_get_400_and_never_reach_the_server(
     platform: LocalPlatform, witness: dict, mismatch: str
@@ -230,7 +218,6 @@ def test_headers_that_disagree_with_the_body_get_400_and_never_reach_the_server(
     assert received(platform, witness) == before
 
 
-@pytest.mark.xfail(strict=True, reason=NO_HEADER_VALIDATION)
 def test_an_unsupported_protocol_version_gets_400_and_never_reaches_the_server(
     platform: LocalPlatform, witness: dict
 ) -> None:
@@ -291,7 +278,6 @@ def preflight(platform: LocalPlatform, record: dict, origin: str) -> httpx.Respo
     )
 
 
-@pytest.mark.xfail(strict=True, reason=PREFLIGHT_NEEDS_CREDENTIALS)
 def test_a_preflight_from_an_allowed_origin_gets_204_with_cors_headers(platform: LocalPlatform, witness: dict) -> None:
     # Given a page served from an allowed (loopback) origin
     origin = f"http://127.0.0.1:{platform.port}"
