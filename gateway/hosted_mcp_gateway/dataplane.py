@@ -54,7 +54,7 @@ from hosted_mcp_gateway.trusted_host import TrustedHosts
 logger = Logger(service="hosted-mcp-gateway", child=True)
 
 Decide = Callable[[str, str, Mapping[str, str]], Decision]
-Replicas = Callable[[str], list[str]]
+Replicas = Callable[[ServerRecord], list[str]]
 
 HOP_BY_HOP = frozenset(
     {
@@ -131,7 +131,7 @@ class DataPlane:
         if caller is None or record is None:  # only a management route's decision names no server
             await domain_error(send, Forbidden("No such route"))
             return
-        replicas = self.replicas(record.id)
+        replicas = self.replicas(record)
         if record.status is not ServerStatus.IN_SERVICE or not replicas:
             await self._not_in_service(send, record, bool(replicas))
             return

@@ -15,12 +15,16 @@ LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 class TrustedHosts:
-    def __init__(self, configured: Iterable[str] = ()) -> None:
+    """`configured`: the names allowed besides loopback. `check_host=False` where a load balancer in front has
+    already chosen this service by its own name (the AWS router): then only `Origin` is checked."""
+
+    def __init__(self, configured: Iterable[str] = (), *, check_host: bool = True) -> None:
         self.names = frozenset(name.lower() for name in configured) | LOOPBACK_NAMES
+        self.check_host = check_host
 
     def problem(self, headers: Mapping[str, str]) -> tuple[int, str, str] | None:
         """(status, code, message) when Host or Origin is not ours, None when both are."""
-        if hostname(headers.get("host") or "") not in self.names:
+        if self.check_host and hostname(headers.get("host") or "") not in self.names:
             return 421, "InvalidHost", "Host header not allowed"
         origin = headers.get("origin")
         if origin is not None and not self.origin_allowed(origin):

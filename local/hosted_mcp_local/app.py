@@ -78,7 +78,7 @@ class Gateway:
         self.records = RecordCache(platform.store)
         self.plane = DataPlane(
             decide=lambda method, path, headers: decide(self.authenticator, self.records, method, path, headers),
-            replicas=platform.supervisor.replica_urls,
+            replicas=lambda record: platform.supervisor.replica_urls(record.id),
             hosts=self.hosts,
             key=platform.gateway_key,
         )

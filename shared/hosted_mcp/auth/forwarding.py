@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from hosted_mcp.auth.api_keys import looks_like_api_key
+from hosted_mcp.auth.authenticator import header
 from hosted_mcp.models.domain import Caller
 
 IDENTITY_PREFIX = "x-hosted-mcp-"
@@ -62,3 +63,20 @@ def upstream_headers(incoming: Mapping[str, str], caller: Caller, *, forward_cal
         result["Authorization"] = token
     result.update(identity_headers(caller))
     return result
+
+
+def caller_from_identity_headers(headers: Mapping[str, str]) -> Caller | None:
+    """The caller the edge established, from the identity headers it set (the AWS router's view of API Gateway's
+    mapping); None when they are missing or malformed. Only a hop that the edge alone can reach may trust them."""
+    user = header(headers, USER_HEADER)
+    groups_value = header(headers, GROUPS_HEADER)
+    credential = header(headers, CREDENTIAL_TYPE_HEADER)
+    if not user or groups_value is None or credential not in ("jwt", "apiKey"):
+        return None
+    try:
+        groups = json.loads(groups_value)
+    except ValueError:
+        return None
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        return None
+    return Caller(username=unquote(user), groups=tuple(groups), credentialType=credential)

@@ -1,0 +1,200 @@
+"""The AWS data-plane router: the gateway's data plane as a small autoscaled ECS service behind the platform's ALB.
+
+API Gateway (REST) runs the Lambda authorizer, maps the caller it established onto the `X-Hosted-Mcp-*` identity
+headers (replacing any the client sent) and `Authorization` (the caller's JWT only for servers that opted in,
+empty otherwise), and sends `/mcp/{name}/{proxy+}` through the VPC link to the internal ALB, whose one target
+group is this service. The router then does what the local gateway does, with the same `DataPlane`: sessions
+sealed so that any router task can route them, the SSE endpoint rewritten, both protocol eras, header validation,
+identity headers to the server and never the caller's credential.
+
+Trust: the identity headers are believed because only API Gateway reaches the ALB (its security group admits
+the VPC link's alone); a request without them is refused. The server record is read from DynamoDB (by name,
+cached for `RECORD_TTL_SECONDS`) and the caller's right to use it is checked again, so a revocation is seen within
+that time even while API Gateway serves a cached authorizer answer. A server's replicas are its ECS tasks, found
+through Cloud Map's private DNS (`<server id>.<namespace>`, A records, cached `DNS_TTL_SECONDS`).
+
+Run: `hosted-mcp-router` (the router image's entry point), settings from the environment (`RouterSettings`).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import socket
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.types import Receive, Scope, Send
+
+from hosted_mcp.auth.decision import Decision
+from hosted_mcp.auth.forwarding import caller_from_identity_headers
+from hosted_mcp.auth.roles import data_plane_server, require_use
+from hosted_mcp.errors import Forbidden, Unauthorized
+from hosted_mcp.models.domain import ServerRecord
+from hosted_mcp_gateway.dataplane import DataPlane, problem
+from hosted_mcp_gateway.request_line import RequestLineRule
+from hosted_mcp_gateway.trusted_host import TrustedHosts
+
+DATA_PLANE_ROUTE = re.compile(r"^/mcp/[^/]+/(?P<rest>(?:mcp|sse|messages)(?:/.*)?)$", re.DOTALL)
+HEALTH_PATH = "/healthz"
+
+
+class RouterSettings(BaseModel):
+    """The router task's environment (the platform stack sets it; the sealing key comes from Secrets Manager)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    servers_table_name: str = Field(alias="SERVERS_TABLE_NAME", min_length=1)
+    region: str | None = Field(None, alias="AWS_REGION")
+    namespace: str = Field(alias="DISCOVERY_NAMESPACE", min_length=1, description="Cloud Map private DNS name.")
+    sealing_key: bytes = Field(alias="ROUTER_SEALING_KEY", description="32 bytes, base64; the same in every task.")
+    allowed_origins: tuple[str, ...] = Field((), alias="ALLOWED_ORIGINS", description="Browser origins, by host.")
+    port: int = Field(8080, alias="PORT", ge=1, le=65535)
+    record_ttl_seconds: float = Field(5.0, alias="RECORD_TTL_SECONDS", ge=0, le=300)
+    dns_ttl_seconds: float = Field(5.0, alias="DNS_TTL_SECONDS", ge=0, le=300)
+
+    @field_validator("sealing_key", mode="before")
+    @classmethod
+    def _decode_key(cls, value: Any) -> bytes:
+        key = base64.b64decode(value, validate=True) if isinstance(value, str) else value
+        if not isinstance(key, bytes) or len(key) != 32:
+            raise ValueError("must be 32 bytes, base64-encoded")
+        return key
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return tuple(v.strip() for v in value.split(",") if v.strip()) if isinstance(value, str) else value
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> RouterSettings:
+        try:
+            return cls.model_validate(dict(os.environ if environ is None else environ))
+        except ValidationError as exc:
+            names = ", ".join(str(e["loc"][0]) for e in exc.errors() if e.get("loc"))
+            raise SystemExit(f"hosted-mcp-router: invalid or missing environment variables: {names}") from None
+
+
+class ExpiringRecords:
+    """Server records by name, each kept `ttl` seconds (absent names too)."""
+
+    def __init__(self, read: Callable[[str], ServerRecord | None], ttl: float, clock: Callable[[], float]) -> None:
+        self._read, self._ttl, self._clock = read, ttl, clock
+        self._cache: dict[str, tuple[float, ServerRecord | None]] = {}
+
+    def get_by_name(self, name: str) -> ServerRecord | None:
+        now = self._clock()
+        cached = self._cache.get(name)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        record = self._read(name)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[name] = (now + self._ttl, record)
+        return record
+
+
+class DnsReplicas:
+    """A server's tasks, from Cloud Map's A records, as replica base URLs (in a stable order)."""
+
+    def __init__(
+        self,
+        namespace: str,
+        ttl: float,
+        clock: Callable[[], float],
+        resolve: Callable[[str], list[str]] | None = None,
+    ) -> None:
+        self._namespace, self._ttl, self._clock = namespace, ttl, clock
+        self._resolve = resolve or _addresses
+        self._cache: dict[str, tuple[float, list[str]]] = {}
+
+    def __call__(self, record: ServerRecord) -> list[str]:
+        now = self._clock()
+        cached = self._cache.get(record.id)
+        if cached is not None and cached[0] > now:
+            addresses = cached[1]
+        else:
+            addresses = sorted(self._resolve(f"{record.id}.{self._namespace}"))
+            self._cache[record.id] = (now + self._ttl, addresses)
+        return [f"http://{address}:{record.spec.port}" for address in addresses]
+
+
+def _addresses(host: str) -> list[str]:
+    try:
+        return list({str(info[4][0]) for info in socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)})
+    except socket.gaierror:
+        return []  # no task registered (yet): the data plane answers 503
+
+
+def edge_decision(records: ExpiringRecords) -> Callable[[str, str, Mapping[str, str]], Decision]:
+    """The decision behind API Gateway: the caller it established, the server by name, the right to use it."""
+
+    def decide(method: str, path: str, headers: Mapping[str, str]) -> Decision:
+        caller = caller_from_identity_headers(headers)
+        if caller is None:
+            raise Unauthorized("No caller established by the edge")
+        name = data_plane_server(method, path)
+        if name is None:
+            raise Forbidden("No such route")
+        return Decision(caller=caller, server=require_use(caller, records.get_by_name(name)))
+
+    return decide
+
+
+def create_app(
+    settings: RouterSettings,
+    read_record: Callable[[str], ServerRecord | None],
+    *,
+    resolve: Callable[[str], list[str]] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> RequestLineRule:
+    records = ExpiringRecords(read_record, settings.record_ttl_seconds, clock)
+    plane = DataPlane(
+        decide=edge_decision(records),
+        replicas=DnsReplicas(settings.namespace, settings.dns_ttl_seconds, clock, resolve),
+        hosts=TrustedHosts(settings.allowed_origins, check_host=False),
+        key=settings.sealing_key,
+    )
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send, plane)
+            return
+        if scope["type"] != "http":
+            return
+        if scope["path"] == HEALTH_PATH:
+            await problem(send, 200, "Ok", "router up")
+            return
+        match = DATA_PLANE_ROUTE.match(scope["path"])
+        if match is None:
+            await problem(send, 404, "NotFound", "Not a data-plane path")
+            return
+        await plane(scope, receive, send, match.group("rest"))
+
+    return RequestLineRule(app)
+
+
+async def _lifespan(receive: Receive, send: Send, plane: DataPlane) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await plane.close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def main() -> None:
+    import boto3
+    import uvicorn
+
+    from hosted_mcp.adapters.dynamodb import DynamoDbServerStore
+
+    settings = RouterSettings.from_environ()
+    store = DynamoDbServerStore(boto3.client("dynamodb", region_name=settings.region), settings.servers_table_name)
+    app = create_app(settings, store.get_by_name)
+    uvicorn.run(app, host="0.0.0.0", port=settings.port, log_level="warning", access_log=False)  # noqa: S104
