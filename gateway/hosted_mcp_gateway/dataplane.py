@@ -21,9 +21,8 @@ opted in), by `hosted_mcp.auth.forwarding`. Answers are streamed as they arrive,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qs, quote
 
 from aws_lambda_powertools import Logger
@@ -32,10 +31,12 @@ from starlette.types import Receive, Scope, Send
 from hosted_mcp.api.errors import error_response
 from hosted_mcp.auth.decision import Decision
 from hosted_mcp.auth.forwarding import forwarded_authorization, identity_headers, upstream_headers
+from hosted_mcp.endpoints import upstream_path
 from hosted_mcp.errors import DomainError, Forbidden, NotFound
 from hosted_mcp.models.domain import Caller, ServerRecord
-from hosted_mcp.models.fields import ServerStatus
+from hosted_mcp.models.fields import ServerStatus, ServerType
 from hosted_mcp_gateway import cors, jsonrpc
+from hosted_mcp_gateway.asgi import answer, problem, with_headers
 from hosted_mcp_gateway.eras import Call, EraProbe, ModernBridge, caller_key
 from hosted_mcp_gateway.forwarder import (
     UpstreamError,
@@ -46,6 +47,7 @@ from hosted_mcp_gateway.forwarder import (
     split_url,
     stream_answer,
 )
+from hosted_mcp_gateway.legacy_front import LegacyFront
 from hosted_mcp_gateway.mcp_headers import HeaderProblem, validate
 from hosted_mcp_gateway.sessions import SessionIds
 from hosted_mcp_gateway.sse_endpoint import ENDPOINT_PARAM, SseEndpoints
@@ -103,10 +105,12 @@ class DataPlane:
         self.sessions = SessionIds(key)
         self.endpoints = SseEndpoints(key)
         self.bridge = ModernBridge(self.pool, key)
+        self.front = LegacyFront(self.pool)
         self.eras = EraProbe(self.pool)
 
     async def close(self) -> None:
         await self.bridge.close()
+        await self.front.close()
         self.pool.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, rest: str) -> None:
@@ -117,7 +121,7 @@ class DataPlane:
             return
         if cors.is_preflight(method, headers):
             status, granted = cors.preflight(headers, self.hosts)
-            await _answer(send, status, granted, b"")
+            await answer(send, status, granted, b"")
             return
         try:
             decision = self.decide(method, scope["path"], headers)
@@ -138,7 +142,9 @@ class DataPlane:
         grant = cors.grant(headers.get("origin"), self.hosts)
         query = scope.get("query_string", b"").decode("latin-1")
         first = rest.split("/", 1)[0]
-        if first == "mcp" and method == "POST":
+        if first == "mcp" and record.spec.serverType is ServerType.SSE and method != "POST":
+            await self._sse_server_session(scope, receive, send, headers, record, caller, grant)
+        elif first == "mcp" and method == "POST":
             await self._mcp_post(scope, receive, send, headers, record, caller, replicas, rest, query, grant)
         elif first == "messages" and ENDPOINT_PARAM in parse_qs(query):
             await self._sse_message(scope, receive, send, headers, record, caller, replicas, query, grant)
@@ -171,28 +177,71 @@ class DataPlane:
         try:
             request = validate(headers, body)
         except HeaderProblem as refused:
-            await _answer(send, 400, [(b"content-type", b"application/json"), *grant], jsonrpc.dumps(refused.body))
+            await answer(send, 400, [(b"content-type", b"application/json"), *grant], jsonrpc.dumps(refused.body))
             return
         pinned = self.sessions.inward(record.id, headers.get("mcp-session-id"), replicas)
         replica = pinned.replica if pinned else self.sessions.next_replica(record.id, replicas)
-        if request.era == "modern" and request.message is not None and not await self.eras.is_modern(replica):
-            identity = list(identity_headers(caller).items())
-            token = forwarded_authorization(
-                headers.get("authorization"), forward_caller_token=record.spec.forwardCallerToken
+        sse_only = record.spec.serverType is ServerType.SSE
+        if sse_only and request.era == "legacy":
+            await self.front.post(
+                request.message,
+                session_id=headers.get("mcp-session-id"),
+                caller_key=caller_key(caller.username, caller.groups, caller.credentialType),
+                server_id=record.id,
+                replica=replica,
+                path=upstream_path(record.spec),
+                identity=self._identity(headers, record, caller),
+                receive=receive,
+                send=with_headers(send, grant),
             )
-            identity += [("Authorization", token)] if token else []
+            return
+        if (
+            request.era == "modern"
+            and request.message is not None
+            and (sse_only or not await self.eras.is_modern(replica))
+        ):
             call = Call(
                 message=request.message,
                 replica=replica,
-                path=f"/{rest}",
+                path=upstream_path(record.spec) if sse_only else f"/{rest}",
                 caller_key=caller_key(caller.username, caller.groups, caller.credentialType),
-                identity=identity,
+                identity=self._identity(headers, record, caller),
                 passed_on=[(k, v) for k, v in headers.items() if k in PASSED_ON or k.startswith("mcp-param-")],
+                transport="sse" if sse_only else "streamable",
             )
-            await self.bridge.handle(call, receive, _with_headers(send, grant))
+            await self.bridge.handle(call, receive, with_headers(send, grant))
             return
         target = Target(replica, _target(rest, query), pinned.upstream_id if pinned else None)
         await self._relay(scope, receive, send, headers, record, caller, target, body, grant)
+
+    async def _sse_server_session(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        record: ServerRecord,
+        caller: Caller,
+        grant: list[tuple[bytes, bytes]],
+    ) -> None:
+        """GET (the session's stream) and DELETE on `/mcp` of an SSE server, whose sessions the gateway holds."""
+        key = caller_key(caller.username, caller.groups, caller.credentialType)
+        session = headers.get("mcp-session-id")
+        if scope["method"] == "GET":
+            await self.front.get(session, key, record.id, receive, with_headers(send, grant))
+        elif scope["method"] == "DELETE":
+            await self.front.delete(session, key, record.id, with_headers(send, grant))
+        else:
+            await problem(send, 405, "MethodNotAllowed", "GET, POST or DELETE", {"Allow": "GET, POST, DELETE"})
+
+    @staticmethod
+    def _identity(headers: Mapping[str, str], record: ServerRecord, caller: Caller) -> list[tuple[str, str]]:
+        """What a server hears about the caller on requests the gateway makes for it (and the token, if opted in)."""
+        identity = list(identity_headers(caller).items())
+        token = forwarded_authorization(
+            headers.get("authorization"), forward_caller_token=record.spec.forwardCallerToken
+        )
+        return identity + ([("Authorization", token)] if token else [])
 
     async def _sse_message(
         self,
@@ -286,35 +335,12 @@ async def _request_body(
     return request_body(scope, receive)
 
 
-def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
-    if not extra:
-        return send
-
-    async def sending(message: MutableMapping[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), *extra]}
-        await send(message)
-
-    return sending
-
-
-async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def problem(send: Send, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
-    body = jsonrpc.dumps({"code": code, "message": message})
-    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await _answer(send, status, [(b"content-type", b"application/json"), *extra], body)
-
-
 async def domain_error(send: Send, error: DomainError) -> None:
-    answer = error_response(error)
-    body = answer.body if isinstance(answer.body, bytes) else str(answer.body).encode()
+    """A refusal with the management API's own error body and headers (`WWW-Authenticate` on a 401)."""
+    refusal = error_response(error)
+    body = refusal.body if isinstance(refusal.body, bytes) else str(refusal.body).encode()
     extra = [
         (k.lower().encode(), (v if isinstance(v, str) else ", ".join(v)).encode())
-        for k, v in (answer.headers or {}).items()
+        for k, v in (refusal.headers or {}).items()
     ]
-    await _answer(send, int(answer.status_code), [(b"content-type", b"application/json"), *extra], body)
+    await answer(send, int(refusal.status_code), [(b"content-type", b"application/json"), *extra], body)

@@ -30,12 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,13 +42,23 @@ from aws_lambda_powertools import Logger
 from starlette.types import Receive, Send
 
 from hosted_mcp_gateway import jsonrpc
-from hosted_mcp_gateway.forwarder import UpstreamError, UpstreamPool, UpstreamResponse, exchange, split_url
+from hosted_mcp_gateway.asgi import JSON_HEADERS, SSE_HEADERS, answer, background, disconnected, quietly
+from hosted_mcp_gateway.forwarder import UpstreamError, UpstreamPool, exchange, split_url
 from hosted_mcp_gateway.mcp_headers import MODERN_VERSIONS, PROTOCOL_VERSION_META, SUPPORTED_VERSIONS, body_name
 from hosted_mcp_gateway.sealing import Sealer
+from hosted_mcp_gateway.upstream import (
+    ACCEPT,
+    BridgeError,
+    Exchange,
+    SessionLost,
+    Transport,
+    UpstreamSession,
+    jsonrpc_messages,
+    open_session,
+)
 
 logger = Logger(service="hosted-mcp-gateway", child=True)
 
-LEGACY_VERSION = "2025-11-25"
 MODERN_VERSION = MODERN_VERSIONS[0]
 META_PREFIX = "io.modelcontextprotocol/"
 CLIENT_INFO_META = META_PREFIX + "clientInfo"
@@ -57,8 +66,6 @@ CAPABILITIES_META = META_PREFIX + "clientCapabilities"
 LOG_LEVEL_META = META_PREFIX + "logLevel"
 SERVER_INFO_META = META_PREFIX + "serverInfo"
 SUBSCRIPTION_META = META_PREFIX + "subscriptionId"
-GATEWAY_CLIENT = {"name": "hosted-mcp-gateway", "version": "1"}
-FULL_CAPABILITIES = {"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {"listChanged": False}}
 CAPABILITY_OF = {"sampling/createMessage": "sampling", "elicitation/create": "elicitation", "roots/list": "roots"}
 CACHEABLE = frozenset({"tools/list", "prompts/list", "resources/list", "resources/read", "resources/templates/list"})
 LIST_CHANGED = {
@@ -66,19 +73,12 @@ LIST_CHANGED = {
     "notifications/prompts/list_changed": "promptsListChanged",
     "notifications/resources/list_changed": "resourcesListChanged",
 }
-ACCEPT = "application/json, text/event-stream"
 STATE_PURPOSE = "mrtr-request-state"
 STATE_TTL_SECONDS = 600.0
 MAX_PARKED = 10_000
 MAX_SESSIONS = 10_000
 SESSION_IDLE_SECONDS = 1800.0
 PROBE_SECONDS = 5.0
-SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-store"), (b"x-accel-buffering", b"no")]
-JSON_HEADERS = [(b"content-type", b"application/json")]
-
-
-class BridgeError(Exception):
-    """The legacy server could not be reached or did not answer as the 2025 revisions say."""
 
 
 # -- which servers speak which revision -------------------------------------------------------------------------
@@ -116,59 +116,25 @@ class EraProbe:
             ("MCP-Protocol-Version", MODERN_VERSION),
             ("Mcp-Method", "server/discover"),
         ]
+        address, prefix = split_url(replica)
         try:
-            answer = await asyncio.wait_for(_post(self._pool, replica, self._path, headers, message), PROBE_SECONDS)
-            async for reply in _replies(answer):
-                if reply.get("id") == "era-probe":
-                    versions = (reply.get("result") or {}).get("supportedVersions") or []
-                    return MODERN_VERSION in versions
-        except (UpstreamError, OSError, TimeoutError, ValueError):
+            answer = await asyncio.wait_for(
+                exchange(self._pool, address, "POST", f"{prefix}{self._path}", headers, jsonrpc.dumps(message)),
+                PROBE_SECONDS,
+            )
+            try:
+                async for reply in jsonrpc_messages(answer):
+                    if reply.get("id") == "era-probe":
+                        versions = (reply.get("result") or {}).get("supportedVersions") or []
+                        return MODERN_VERSION in versions
+            finally:
+                answer.close()  # back to the pool when it was read to the end, closed otherwise
+        except (UpstreamError, OSError, TimeoutError, ValueError, asyncio.IncompleteReadError):
             return False
         return False
 
 
-# -- upstream sessions ----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class UpstreamSession:
-    replica: str
-    path: str
-    identity: list[tuple[str, str]]  # the caller's identity headers, on every upstream request
-    session_id: str | None = None
-    version: str = LEGACY_VERSION
-    server_info: dict[str, Any] = field(default_factory=dict)
-    capabilities: dict[str, Any] = field(default_factory=dict)
-    instructions: str | None = None
-    log_level: str | None = None
-    used: float = field(default_factory=time.monotonic)
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-
-    def next_id(self) -> str:
-        return f"hm-{next(self._ids)}"
-
-    def headers(self, method: str | None = None) -> list[tuple[str, str]]:
-        headers = [("Content-Type", "application/json"), ("Accept", ACCEPT), ("MCP-Protocol-Version", self.version)]
-        if self.session_id:
-            headers.append(("Mcp-Session-Id", self.session_id))
-        return headers + self.identity
-
-    async def post(
-        self, pool: UpstreamPool, message: jsonrpc.Message, extra: list[tuple[str, str]] | None = None
-    ) -> UpstreamResponse:
-        self.used = time.monotonic()
-        return await _post(pool, self.replica, self.path, self.headers() + (extra or []), message)
-
-    async def send(self, pool: UpstreamPool, message: jsonrpc.Message) -> None:
-        """A notification or a response to the server: only its acceptance matters."""
-        answer = await self.post(pool, message)
-        async for _ in answer.body():
-            pass
-        answer.close()
-
-
-class SessionLost(Exception):
-    """The replica no longer knows the session (it restarted): open a new one."""
+# -- the bridge's sessions -------------------------------------------------------------------------------------------
 
 
 class LegacySessions:
@@ -179,23 +145,31 @@ class LegacySessions:
         self._sessions: OrderedDict[tuple[str, str], UpstreamSession] = OrderedDict()
         self._opening: dict[tuple[str, str], asyncio.Lock] = {}
 
-    async def get(
-        self, replica: str, path: str, caller_key: str, identity: list[tuple[str, str]], client_info: Any
-    ) -> UpstreamSession:
-        key = (replica, caller_key)
+    def _usable(self, session: UpstreamSession | None) -> bool:
+        return session is not None and session.alive and time.monotonic() - session.used < SESSION_IDLE_SECONDS
+
+    async def get(self, call: Call) -> UpstreamSession:
+        key = (call.replica, call.caller_key)
         session = self._sessions.get(key)
-        if session is not None and time.monotonic() - session.used < SESSION_IDLE_SECONDS:
+        if session is not None and self._usable(session):
             self._sessions.move_to_end(key)
             return session
         lock = self._opening.setdefault(key, asyncio.Lock())
         async with lock:
             session = self._sessions.get(key)
-            if session is None or time.monotonic() - session.used >= SESSION_IDLE_SECONDS:
-                session = await open_session(self._pool, replica, path, identity, client_info)
+            if session is None or not self._usable(session):
+                session, _ = await open_session(
+                    self._pool,
+                    call.replica,
+                    call.path,
+                    call.identity,
+                    transport=call.transport,
+                    client_info=call.meta.get(CLIENT_INFO_META),
+                )
                 self._sessions[key] = session
                 while len(self._sessions) > MAX_SESSIONS:
                     _, evicted = self._sessions.popitem(last=False)
-                    _background(close_session(self._pool, evicted))
+                    background(evicted.close(self._pool))
         self._opening.pop(key, None)
         return session
 
@@ -203,56 +177,13 @@ class LegacySessions:
         for key, known in list(self._sessions.items()):
             if known is session:
                 del self._sessions[key]
+        background(session.close(self._pool))
 
     async def close(self) -> None:
         sessions, self._sessions = list(self._sessions.values()), OrderedDict()
         for session in sessions:
             with contextlib.suppress(Exception):
-                await close_session(self._pool, session)
-
-
-async def open_session(
-    pool: UpstreamPool, replica: str, path: str, identity: list[tuple[str, str]], client_info: Any
-) -> UpstreamSession:
-    session = UpstreamSession(replica=replica, path=path, identity=identity)
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": session.next_id(),
-        "method": "initialize",
-        "params": {
-            "protocolVersion": LEGACY_VERSION,
-            "capabilities": FULL_CAPABILITIES,
-            "clientInfo": client_info if isinstance(client_info, dict) and client_info.get("name") else GATEWAY_CLIENT,
-        },
-    }
-    answer = await session.post(pool, initialize)
-    if answer.status >= 300:
-        await _drain(answer)
-        raise BridgeError(f"initialize answered HTTP {answer.status}")
-    session.session_id = (answer.header(b"mcp-session-id") or b"").decode("latin-1") or None
-    result = None
-    async for reply in _replies(answer):
-        if reply.get("id") == initialize["id"]:
-            if "error" in reply:
-                raise BridgeError(f"initialize failed: {reply['error'].get('message', 'error')}")
-            result = reply.get("result") or {}
-            break
-    answer.close()
-    if result is None:
-        raise BridgeError("initialize got no answer")
-    negotiated = result.get("protocolVersion")
-    session.version = negotiated if negotiated in SUPPORTED_VERSIONS else LEGACY_VERSION
-    session.server_info = result.get("serverInfo") or {}
-    session.capabilities = result.get("capabilities") or {}
-    session.instructions = result.get("instructions")
-    await session.send(pool, {"jsonrpc": "2.0", "method": "notifications/initialized"})
-    return session
-
-
-async def close_session(pool: UpstreamPool, session: UpstreamSession) -> None:
-    if session.session_id:
-        answer = await exchange(pool, split_url(session.replica)[0], "DELETE", session.path, session.headers(), None)
-        await _drain(answer)
+                await session.close(self._pool)
 
 
 # -- parked exchanges (MRTR) ---------------------------------------------------------------------------------------
@@ -264,8 +195,7 @@ class Parked:
 
     session: UpstreamSession
     upstream_id: str
-    answer: UpstreamResponse
-    stream: AsyncIterator[jsonrpc.Message]
+    exchange: Exchange
     pending: dict[str, Any]  # inputRequests key -> the server's request id
     caller_key: str
     digest: str
@@ -286,6 +216,7 @@ class Call:
     caller_key: str
     identity: list[tuple[str, str]]
     passed_on: list[tuple[str, str]] = field(default_factory=list)  # the client's mirrored and trace headers
+    transport: Transport = "streamable"  # how the replica speaks: streamable HTTP, or the SSE transport
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -320,7 +251,7 @@ class ModernBridge:
         """Answer one modern request from a legacy replica, over ASGI."""
         method = call.message.get("method")
         if "id" not in call.message:  # the 2026 revision defines no client notifications over HTTP
-            await _answer(send, 202, [], b"")
+            await answer(send, 202, [], b"")
             return
         try:
             if method == "server/discover":
@@ -332,7 +263,7 @@ class ModernBridge:
         except (BridgeError, UpstreamError, OSError, asyncio.IncompleteReadError) as error:
             logger.warning("legacy server unreachable", replica=call.replica, error=str(error))
             body = jsonrpc.error(call.message.get("id"), jsonrpc.INTERNAL_ERROR, "The server did not answer")
-            await _answer(send, 502, [*JSON_HEADERS, (b"retry-after", b"5")], jsonrpc.dumps(body))
+            await answer(send, 502, [*JSON_HEADERS, (b"retry-after", b"5")], jsonrpc.dumps(body))
 
     # -- server/discover ------------------------------------------------------------------------------------------
 
@@ -349,14 +280,12 @@ class ModernBridge:
         if session.instructions:
             result["instructions"] = session.instructions
         body = {"jsonrpc": "2.0", "id": call.message["id"], "result": result}
-        await _answer(send, 200, JSON_HEADERS, jsonrpc.dumps(body))
+        await answer(send, 200, JSON_HEADERS, jsonrpc.dumps(body))
 
     # -- ordinary requests ----------------------------------------------------------------------------------------
 
     async def _session(self, call: Call) -> UpstreamSession:
-        return await self.sessions.get(
-            call.replica, call.path, call.caller_key, call.identity, call.meta.get(CLIENT_INFO_META)
-        )
+        return await self.sessions.get(call)
 
     async def _request(self, call: Call, receive: Receive, send: Send) -> None:
         params = call.message.get("params")
@@ -364,21 +293,20 @@ class ModernBridge:
         parked = self._resume(call, params)
         if parked is not None:
             await self._deliver_answers(parked, params.get("inputResponses") or {})
-            await self._relay(call, parked.session, parked.upstream_id, parked.answer, parked.stream, receive, send)
+            await self._relay(call, parked.session, parked.upstream_id, parked.exchange, receive, send)
             return
         for attempt in range(2):
             session = await self._session(call)
             await self._apply_log_level(session, call)
             upstream_id = session.next_id()
-            answer = await session.post(self.pool, _upstream_request(call.message, upstream_id), call.passed_on)
-            if answer.status == 404 and session.session_id and attempt == 0:
-                await _drain(answer)
+            try:
+                answer = await session.request(self.pool, _upstream_request(call.message, upstream_id), call.passed_on)
+            except SessionLost:
                 self.sessions.forget(session)  # the replica restarted: the next attempt opens a new session
-                continue
-            if answer.status >= 300 and not _is_json(answer):
-                await _drain(answer)
-                raise BridgeError(f"HTTP {answer.status}")
-            await self._relay(call, session, upstream_id, answer, _replies(answer), receive, send)
+                if attempt == 0:
+                    continue
+                raise BridgeError("the server lost the session twice") from None
+            await self._relay(call, session, upstream_id, answer, receive, send)
             return
 
     async def _apply_log_level(self, session: UpstreamSession, call: Call) -> None:
@@ -398,16 +326,14 @@ class ModernBridge:
         call: Call,
         session: UpstreamSession,
         upstream_id: str,
-        answer: UpstreamResponse,
-        stream: AsyncIterator[jsonrpc.Message],
+        answer: Exchange,
         receive: Receive,
         send: Send,
     ) -> None:
         """Relay the upstream answer to `call` until its response (or a park); the client leaving cancels it."""
-        streaming = (answer.header(b"content-type") or b"").startswith(b"text/event-stream")
-        out = _ClientAnswer(send, streaming)
-        relay = asyncio.ensure_future(self._translate(call, session, upstream_id, answer, stream, out))
-        watcher = asyncio.ensure_future(_disconnected(receive))
+        out = _ClientAnswer(send, answer.streaming)
+        relay = asyncio.ensure_future(self._translate(call, session, upstream_id, answer, out))
+        watcher = asyncio.ensure_future(disconnected(receive))
         try:
             done, _ = await asyncio.wait({relay, watcher}, return_when=asyncio.FIRST_COMPLETED)
             if relay in done:
@@ -416,7 +342,7 @@ class ModernBridge:
             relay.cancel()  # the client closed its stream: that is cancellation (2026-07-28)
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await relay
-            answer.connection.close()
+            answer.abort()
             cancelled = {
                 "jsonrpc": "2.0",
                 "method": "notifications/cancelled",
@@ -432,18 +358,17 @@ class ModernBridge:
         call: Call,
         session: UpstreamSession,
         upstream_id: str,
-        answer: UpstreamResponse,
-        stream: AsyncIterator[jsonrpc.Message],
+        answer: Exchange,
         out: _ClientAnswer,
     ) -> None:
         client_id = call.message["id"]
         logs_wanted = isinstance(call.meta.get(LOG_LEVEL_META), str)
-        async for message in stream:
+        async for message in answer.messages():
             if jsonrpc.is_response(message) and (
                 message.get("id") == upstream_id or (message.get("id") is None and "error" in message)
             ):
                 await out.final(modern_response(message, client_id, call.message.get("method"), session.server_info))
-                answer.close()
+                answer.finish()
                 return
             if jsonrpc.is_notification(message):
                 method = message["method"]
@@ -461,9 +386,9 @@ class ModernBridge:
                     )
                     await session.send(self.pool, refusal)
                     continue
-                await out.final(self._park(call, session, upstream_id, answer, stream, message))
+                await out.final(self._park(call, session, upstream_id, answer, message))
                 return
-        answer.close()
+        answer.finish()
         error = jsonrpc.error(client_id, jsonrpc.INTERNAL_ERROR, "The server closed the stream without answering")
         await out.final(error)
 
@@ -474,8 +399,7 @@ class ModernBridge:
         call: Call,
         session: UpstreamSession,
         upstream_id: str,
-        answer: UpstreamResponse,
-        stream: AsyncIterator[jsonrpc.Message],
+        answer: Exchange,
         question: jsonrpc.Message,
     ) -> jsonrpc.Message:
         key = f"q{question['id']}"
@@ -483,8 +407,7 @@ class ModernBridge:
         parked = Parked(
             session=session,
             upstream_id=upstream_id,
-            answer=answer,
-            stream=stream,
+            exchange=answer,
             pending={key: question["id"]},
             caller_key=call.caller_key,
             digest=call.digest,
@@ -542,17 +465,25 @@ class ModernBridge:
     def _release(self, parked: Parked) -> None:
         if parked.expiry is not None:
             parked.expiry.cancel()
-        parked.answer.connection.close()
+        parked.exchange.abort()
         cancelled = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": parked.upstream_id}}
-        _background(parked.session.send(self.pool, cancelled))
+        background(parked.session.send(self.pool, cancelled))
 
     # -- subscriptions/listen -----------------------------------------------------------------------------------
 
     async def _listen(self, call: Call, receive: Receive, send: Send) -> None:
         params = call.message.get("params")
         wanted = (params.get("notifications") if isinstance(params, dict) else None) or {}
-        session = await open_session(self.pool, call.replica, call.path, call.identity, call.meta.get(CLIENT_INFO_META))
+        session, _ = await open_session(
+            self.pool,
+            call.replica,
+            call.path,
+            call.identity,
+            transport=call.transport,
+            client_info=call.meta.get(CLIENT_INFO_META),
+        )
         try:
+            own = await session.listen(self.pool)  # open before subscribing: no update is missed
             agreed = await self._subscribe(session, wanted)
             sub_id = call.message["id"]
             ack = {
@@ -560,21 +491,18 @@ class ModernBridge:
                 "method": "notifications/subscriptions/acknowledged",
                 "params": {"_meta": {SUBSCRIPTION_META: sub_id}, "notifications": agreed},
             }
-            stream_answer = await exchange(
-                self.pool, split_url(session.replica)[0], "GET", session.path, session.headers(), None
-            )
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             await send({"type": "http.response.body", "body": jsonrpc.sse_event(ack), "more_body": True})
-            relay = asyncio.ensure_future(self._relay_changes(stream_answer, agreed, sub_id, send))
-            watcher = asyncio.ensure_future(_disconnected(receive))
+            relay = asyncio.ensure_future(self._relay_changes(own, agreed, sub_id, send))
+            watcher = asyncio.ensure_future(disconnected(receive))
             await asyncio.wait({relay, watcher}, return_when=asyncio.FIRST_COMPLETED)
             for task in (relay, watcher):
                 task.cancel()
-            stream_answer.connection.close()
+            own.abort()
             with contextlib.suppress(Exception):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            await _quietly(close_session(self.pool, session))
+            await quietly(session.close(self.pool))
 
     async def _subscribe(self, session: UpstreamSession, wanted: Mapping[str, Any]) -> dict[str, Any]:
         agreed: dict[str, Any] = {}
@@ -598,11 +526,9 @@ class ModernBridge:
             agreed["resourceSubscriptions"] = list(uris)
         return agreed
 
-    async def _relay_changes(
-        self, answer: UpstreamResponse, agreed: Mapping[str, Any], sub_id: Any, send: Send
-    ) -> None:
+    async def _relay_changes(self, own: Exchange, agreed: Mapping[str, Any], sub_id: Any, send: Send) -> None:
         uris = set(agreed.get("resourceSubscriptions") or [])
-        async for message in _replies(answer):
+        async for message in own.messages():
             method = message.get("method")
             wanted = (method in LIST_CHANGED and agreed.get(LIST_CHANGED[method])) or (
                 method == "notifications/resources/updated" and (message.get("params") or {}).get("uri") in uris
@@ -672,7 +598,7 @@ class _ClientAnswer:
             await self._start()
             await self._send({"type": "http.response.body", "body": jsonrpc.sse_event(message), "more_body": False})
             return
-        await _answer(self._send, 200, JSON_HEADERS, jsonrpc.dumps(message))
+        await answer(self._send, 200, JSON_HEADERS, jsonrpc.dumps(message))
 
     async def _start(self) -> None:
         if not self._started:
@@ -681,59 +607,6 @@ class _ClientAnswer:
 
 
 # -- plumbing -------------------------------------------------------------------------------------------------------
-
-
-async def _post(
-    pool: UpstreamPool, replica: str, path: str, headers: list[tuple[str, str]], message: jsonrpc.Message
-) -> UpstreamResponse:
-    address, prefix = split_url(replica)
-    return await exchange(pool, address, "POST", f"{prefix}{path}", headers, jsonrpc.dumps(message))
-
-
-async def _replies(answer: UpstreamResponse) -> AsyncIterator[jsonrpc.Message]:
-    async for message in jsonrpc.messages_of(answer.body(), answer.header(b"content-type") or b""):
-        yield message
-
-
-def _is_json(answer: UpstreamResponse) -> bool:
-    content_type = answer.header(b"content-type") or b""
-    return content_type.startswith((b"application/json", b"text/event-stream"))
-
-
-async def _drain(answer: UpstreamResponse) -> None:
-    with contextlib.suppress(UpstreamError, OSError, asyncio.IncompleteReadError):
-        async for _ in answer.body():
-            pass
-    answer.close()
-
-
-async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": [*headers, *_length(body)]})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _length(body: bytes) -> list[tuple[bytes, bytes]]:
-    return [(b"content-length", str(len(body)).encode())]
-
-
-async def _quietly(awaitable: Any) -> None:
-    with contextlib.suppress(Exception):
-        await awaitable
-
-
-_BACKGROUND: set[asyncio.Task[None]] = set()
-
-
-def _background(awaitable: Any) -> None:
-    """Fire and forget, keeping a reference until done (the event loop holds only weak ones)."""
-    task = asyncio.ensure_future(_quietly(awaitable))
-    _BACKGROUND.add(task)
-    task.add_done_callback(_BACKGROUND.discard)
 
 
 def caller_key(username: str, groups: tuple[str, ...], credential_type: str) -> str:

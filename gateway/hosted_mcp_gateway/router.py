@@ -34,7 +34,8 @@ from hosted_mcp.auth.forwarding import caller_from_identity_headers
 from hosted_mcp.auth.roles import data_plane_server, require_use
 from hosted_mcp.errors import Forbidden, Unauthorized
 from hosted_mcp.models.domain import ServerRecord
-from hosted_mcp_gateway.dataplane import DataPlane, problem
+from hosted_mcp_gateway.asgi import problem
+from hosted_mcp_gateway.dataplane import DataPlane
 from hosted_mcp_gateway.request_line import RequestLineRule
 from hosted_mcp_gateway.trusted_host import TrustedHosts
 

@@ -1,7 +1,8 @@
 """Where a hosted server is reached: the one home of every URL and path of a server on the platform.
 
-- The public endpoints: `{base}/mcp/{normalizedName}/mcp` (streamable HTTP) and `{base}/mcp/{normalizedName}/sse`
-  (the HTTP+SSE transport), shown by the API, listed as connections, published to the connections table.
+- The public endpoints: `{base}/mcp/{normalizedName}/mcp` (streamable HTTP, both protocol eras, for every server
+  type: the gateway serves it for SSE servers too) and `{base}/mcp/{normalizedName}/sse` (the deprecated
+  HTTP+SSE transport), shown by the API, listed as connections, published to the connections table.
 - The data-plane route prefix `/mcp/{normalizedName}` the load balancer and the gateway match.
 - Where a replica itself answers MCP: `/sse` for SSE servers, `/mcp` otherwise (the stdio bridge serves both).
 """
@@ -20,7 +21,10 @@ class ServerUrls:
 
     streamable: str
     sse: str
-    primary: str
+
+    @property
+    def primary(self) -> str:
+        return self.streamable
 
 
 def route_prefix(normalized_name: str) -> str:
@@ -34,7 +38,4 @@ def upstream_path(spec: ServerSpec) -> str:
 
 def server_urls(base_url: str, record: ServerRecord) -> ServerUrls:
     prefix = f"{base_url.rstrip('/')}{route_prefix(record.normalizedName)}"
-    streamable, sse = f"{prefix}/mcp", f"{prefix}/sse"
-    return ServerUrls(
-        streamable=streamable, sse=sse, primary=sse if record.spec.serverType is ServerType.SSE else streamable
-    )
+    return ServerUrls(streamable=f"{prefix}/mcp", sse=f"{prefix}/sse")

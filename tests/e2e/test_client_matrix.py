@@ -44,16 +44,7 @@ CLIENTS: dict[str, tuple[str, Client]] = {
     "inspector-sse": ("sseUrl", lambda url, token, home: inspector_cli(url, token, "legacy", home, transport="sse")),
 }
 
-SSE_BRIDGE = (
-    "gateway: /mcp/{name}/mcp of an SSE-only server goes to the server's /mcp, which does not exist; the platform "
-    "does not yet bridge streamable HTTP to the SSE transport (issue 10, build 1/4)"
-)
 KNOWN_GAPS: dict[tuple[str, str, int], str] = {}
-for _mode, _replicas in SERVERS:
-    if _mode == "sse":
-        for _client, (_url, _) in CLIENTS.items():
-            if _url == "url":
-                KNOWN_GAPS[(_client, _mode, _replicas)] = SSE_BRIDGE
 
 
 def _case(client: str, mode: str, replicas: int) -> pytest.param:  # type: ignore[valid-type]

@@ -55,10 +55,6 @@ STDIO_BRIDGE_CALLBACKS = (
     "stdio bridge: mcp-proxy 0.13's client session has no sampling/elicitation callbacks, so server->client "
     "requests fail (issue 10, build 2)"
 )
-SSE_BRIDGE = (
-    "gateway: /mcp/{name}/mcp of an SSE-only server goes to the server's /mcp, which does not exist; the platform "
-    "does not yet bridge streamable HTTP to the SSE transport (issue 10, build 1/4)"
-)
 STDIO_BRIDGE_HOST = (
     "stdio bridge: mcp-proxy 0.13 accepts any Host/Origin on the replica's port (DNS rebinding); only the "
     "gateway in front checks them (issue 10, build 2)"
@@ -82,7 +78,6 @@ def _stdio_gaps() -> dict[tuple[str, str, str], str]:
 
 
 KNOWN_GAPS.update(_stdio_gaps())
-KNOWN_GAPS.update({("sse", "gateway", s): SSE_BRIDGE for s in SERVER_SCENARIOS})
 
 
 def _case(hosting: str, target: str, scenario: str) -> pytest.param:  # type: ignore[valid-type]

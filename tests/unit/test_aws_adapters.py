@@ -169,10 +169,10 @@ def test_describe_reads_the_outcome_only_of_the_records_own_operation() -> None:
 # -- items and events -----------------------------------------------------------------------------------------------
 
 
-def test_a_connection_carries_the_placeholder_and_the_transport_url() -> None:
+def test_a_connection_carries_the_placeholder_and_the_streamable_url_whatever_the_type() -> None:
     sse = a_record(ServerSpec.model_validate({"name": "n", "serverType": "sse", "startCommand": "x", "port": 8000}))
     item = connection_item(sse, server_urls("https://api/prod", sse).primary, active=False)
-    assert item["url"] == "https://api/prod/mcp/n/sse"
+    assert item["url"] == "https://api/prod/mcp/n/mcp"  # the gateway serves /mcp for SSE servers too
     assert item["status"] == "inactive"
     assert item["customHeaders"] == {"Authorization": "Bearer {LISA_BEARER_TOKEN}"}
     assert (item["id"], item["owner"]) == (sse.id, "lisa:public")

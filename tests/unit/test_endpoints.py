@@ -23,7 +23,7 @@ BASE = "https://api.example.com/prod"
 
 @pytest.mark.parametrize(
     ("server_type", "primary", "upstream"),
-    [("stdio", "/mcp/echo/mcp", "/mcp"), ("http", "/mcp/echo/mcp", "/mcp"), ("sse", "/mcp/echo/sse", "/sse")],
+    [("stdio", "/mcp/echo/mcp", "/mcp"), ("http", "/mcp/echo/mcp", "/mcp"), ("sse", "/mcp/echo/mcp", "/sse")],
 )
 def test_every_place_that_shows_a_server_url_shows_the_same_one(server_type: str, primary: str, upstream: str) -> None:
     # Given an InService server of each type
