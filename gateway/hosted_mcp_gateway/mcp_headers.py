@@ -29,13 +29,23 @@ SENTINEL_PREFIX, SENTINEL_SUFFIX = "=?base64?", "?="
 Era = Literal["modern", "legacy"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class McpRequest:
-    """A POSTed message as the data plane sees it after validation."""
+    """A POSTed message as the data plane sees it after validation. The body is parsed only when something asks
+    for it: a 2025-era request without mirrored headers is relayed as bytes, the cheapest hop there is."""
 
     era: Era
-    message: jsonrpc.Message | None  # None: not a single JSON-RPC object (left to the server to refuse)
+    body: bytes
     version: str | None
+    _parsed: jsonrpc.Message | None = None
+    _done: bool = False
+
+    @property
+    def message(self) -> jsonrpc.Message | None:
+        """The JSON-RPC message; None when the body is not a single JSON-RPC object (left to the server)."""
+        if not self._done:
+            self._parsed, self._done = jsonrpc.parse(self.body), True
+        return self._parsed
 
     @property
     def method(self) -> str | None:
@@ -82,12 +92,16 @@ def decoded(value: str) -> str:
 
 def validate(headers: Mapping[str, str], body: bytes) -> McpRequest:
     """Classify a POSTed body by protocol era and check its mirrored headers; HeaderProblem when they disagree."""
-    message = jsonrpc.parse(body)
     header_version = headers.get("mcp-protocol-version")
+    if (header_version is None or header_version in LEGACY_VERSIONS) and not (
+        "mcp-method" in headers or "mcp-name" in headers or b"io.modelcontextprotocol/protocolVersion" in body
+    ):
+        return McpRequest("legacy", body, header_version)  # nothing mirrored, nothing modern: no need to parse
+    message = jsonrpc.parse(body)
     if message is None:
         if header_version in MODERN_VERSIONS:
             raise HeaderProblem(None, jsonrpc.INVALID_REQUEST, "The body is not a single JSON-RPC message")
-        return McpRequest("legacy", None, header_version)
+        return McpRequest("legacy", body, header_version, None, True)
     request_id = message.get("id")
     version = body_version(message)
     if header_version is not None and header_version not in SUPPORTED_VERSIONS:
@@ -106,7 +120,7 @@ def validate(headers: Mapping[str, str], body: bytes) -> McpRequest:
             f"Header mismatch: MCP-Protocol-Version header {what} does not match body value {version!r}",
         )
     _check_mirrored(headers, message, required=modern and jsonrpc.is_request(message))
-    return McpRequest("modern" if modern else "legacy", message, header_version)
+    return McpRequest("modern" if modern else "legacy", body, header_version, message, True)
 
 
 def _check_mirrored(headers: Mapping[str, str], message: jsonrpc.Message, *, required: bool) -> None:
