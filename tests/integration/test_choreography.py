@@ -44,13 +44,8 @@ BUS = "hosted-mcp-status"
 API_URL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod"
 PLATFORM = StackPlatform(
     stackPrefix="hmcp",
-    clusterName="hosted-mcp",
-    vpcId="vpc-0abc1234def567890",
-    subnetIds=("subnet-0aaa1111bbbb22223", "subnet-0ccc3333dddd44445"),
-    taskSecurityGroupId="sg-0123456789abcdef0",
-    listenerArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hmcp/50dc6c495c0c9188/f2f7dc8efc",
-    stdioImage="ghcr.io/sparfenyuk/mcp-proxy:v0.8.2",
-    httpImage="public.ecr.aws/docker/library/python:3.13-slim",
+    parameterPrefix="/hosted-mcp/server-stacks",
+    listenerArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hmcp/50dc6c495c0c9188/f2f7dc8efc522ab2",
 )
 CREATE = {
     "name": "docs-mcp-workbench",
@@ -553,14 +548,20 @@ def test_an_update_that_changes_nothing_settles_without_a_stack_operation(choreo
     flow = choreography
     server_id = flow.create()
     flow.run()
+    flow.update(server_id, {"environment": {"LOG_LEVEL": "debug"}})
+    flow.run()
+    updates = [c for c, _ in flow.cfn.calls].count("UpdateStack")
     # When the update asks for what is already running
-    flow.update(server_id, {"environment": {"LOG_LEVEL": "info"}})
+    flow.update(server_id, {"environment": {"LOG_LEVEL": "debug"}})
     flow.run()
     # Then CloudFormation said "no updates" and the record is back InService at once
     record = flow.record(server_id)
     assert record is not None
     assert record.status is ServerStatus.IN_SERVICE
-    assert not [s for s in flow.cfn.stacks.values() if s.status.startswith("UPDATE")]
+    assert [c for c, _ in flow.cfn.calls].count("UpdateStack") == updates + 1
+    (stack,) = flow.cfn.stacks.values()
+    assert stack.status == "UPDATE_COMPLETE"
+    assert flow.transitions(server_id)[-2:] == [("InService", "Updating"), ("Updating", "InService")]
 
 
 # -- the reconciler ----------------------------------------------------------------------------------------------

@@ -28,13 +28,8 @@ from hosted_mcp.models.fields import ServerStatus, normalize_name
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 PLATFORM = StackPlatform(
     stackPrefix="hmcp",
-    clusterName="hosted-mcp",
-    vpcId="vpc-0abc1234def567890",
-    subnetIds=("subnet-0aaa1111bbbb22223", "subnet-0ccc3333dddd44445"),
-    taskSecurityGroupId="sg-0123456789abcdef0",
+    parameterPrefix="/hosted-mcp/server-stacks",
     listenerArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hmcp/50dc6c495c0c9188/f2f7dc8efc522ab2",
-    stdioImage="public.ecr.aws/hosted-mcp/stdio-base:1",
-    httpImage="public.ecr.aws/docker/library/python:3.13-slim",
 )
 EXECUTION_ROLE = "arn:aws:iam::123456789012:role/custom-execution"
 TASK_ROLE = "arn:aws:iam::123456789012:role/custom-task"
@@ -134,7 +129,7 @@ def test_stdio_is_wrapped_by_mcp_proxy_with_the_environment_and_no_shell() -> No
         "--", "python", "main.py", "--root", "my dir",
     ]  # fmt: skip
     assert "--allow-origin" not in argv
-    assert server["Image"] == PLATFORM.stdioImage
+    assert server["Image"] == {"Ref": "StdioImage"}
     assert server["PortMappings"] == [{"ContainerPort": 8080, "Protocol": "tcp"}]
     assert server["Environment"] == [{"Name": "LOG_LEVEL", "Value": "info"}]
 
@@ -245,6 +240,54 @@ def test_stop_is_desired_zero_and_scaling_zero_and_start_restores_it() -> None:
         started["ScalableTarget"]["Properties"]["MinCapacity"],
         started["ScalableTarget"]["Properties"]["MaxCapacity"],
     ) == (2, 5)
+
+
+@pytest.mark.parametrize(
+    ("status", "enabled", "count"),
+    [
+        (ServerStatus.CREATING, True, 3),
+        (ServerStatus.STARTING, True, 3),
+        (ServerStatus.STOPPING, False, 0),
+        (ServerStatus.UPDATING, True, None),
+        (ServerStatus.UPDATING, False, None),
+    ],
+)
+def test_the_desired_count_is_written_only_where_it_must_be(
+    status: ServerStatus, enabled: bool, count: int | None
+) -> None:
+    # Given a server scaling between 3 and 8 tasks, driven to `status`
+    spec = a_spec(autoScalingConfig={"minCapacity": 3, "maxCapacity": 8})
+    record = a_record(spec, status=status, pending=PendingChange(spec=spec, enabled=enabled, returnStatus="InService"))
+    # When its template is synthesized
+    service = server_stack_template(record, PLATFORM)["Resources"]["Service"]["Properties"]
+    # Then creation, stop and start set the count; an update leaves what autoscaling chose
+    assert service.get("DesiredCount") == count
+
+
+def test_platform_values_are_read_from_the_platforms_ssm_parameters_at_deploy_time() -> None:
+    # Given a server of each kind of image source
+    for spec in (a_spec(), a_spec(serverType="http", s3Path="bucket-a/x"), a_spec(image="ghcr.io/acme/tools:2")):
+        template = server_stack_template(a_record(spec), PLATFORM)
+        parameters = template["Parameters"]
+        # Then every platform value is an SSM parameter under the platform's path, and none is written literally
+        ssm = {k: v for k, v in parameters.items() if k != "ListenerRulePriority"}
+        assert all(p["Type"].startswith("AWS::SSM::Parameter::Value<") for p in ssm.values())
+        assert all(p["Default"].startswith("/hosted-mcp/server-stacks/") for p in ssm.values())
+        assert "listener/app" not in json.dumps(template["Resources"])
+        # And every parameter is used (a server with its own image reads no base image but the health sidecar's)
+        body = json.dumps(template["Resources"])
+        for name in parameters:
+            assert f'"Ref": "{name}"' in body or f"${{{name}}}" in body, name
+
+
+def test_generated_roles_carry_the_platforms_permissions_boundary() -> None:
+    boundary = "arn:aws:iam::123456789012:policy/hosted-mcp-boundary"
+    platform = PLATFORM.model_copy(update={"permissionsBoundaryArn": boundary})
+    resources = server_stack_template(a_record(), platform)["Resources"]
+    assert resources["TaskRole"]["Properties"]["PermissionsBoundary"] == boundary
+    assert resources["ExecutionRole"]["Properties"]["PermissionsBoundary"] == boundary
+    unbounded = server_stack_template(a_record(), PLATFORM)["Resources"]["TaskRole"]["Properties"]
+    assert "PermissionsBoundary" not in unbounded
 
 
 def test_an_update_synthesizes_the_pending_configuration() -> None:

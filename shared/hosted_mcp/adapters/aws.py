@@ -115,17 +115,13 @@ class ReactionSettings(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     stack_prefix: str = Field("hmcp", alias="STACK_PREFIX")
-    cluster_name: str = Field("", alias="ECS_CLUSTER_NAME")
-    vpc_id: str = Field("", alias="VPC_ID")
-    subnet_ids: str = Field("", alias="SUBNET_IDS", description="Comma-separated.")
-    task_security_group_id: str = Field("", alias="TASK_SECURITY_GROUP_ID")
+    server_stack_parameters: str = Field(
+        "", alias="SERVER_STACK_PARAMETERS", description="SSM path of what server stacks read from the platform."
+    )
     listener_arn: str = Field("", alias="LISTENER_ARN")
-    stdio_image: str = Field("", alias="STDIO_BASE_IMAGE")
-    http_image: str = Field("", alias="HTTP_BASE_IMAGE")
-    artifact_sync_image: str | None = Field(None, alias="ARTIFACT_SYNC_IMAGE")
-    server_log_retention_days: int = Field(30, alias="SERVER_LOG_RETENTION_DAYS")
     deployment_role_arn: str | None = Field(None, alias="DEPLOYMENT_ROLE_ARN")
     server_role_path: str = Field("/hosted-mcp/", alias="SERVER_ROLE_PATH")
+    permissions_boundary_arn: str | None = Field(None, alias="PERMISSIONS_BOUNDARY_ARN")
     status_bus_name: str = Field("", alias="STATUS_BUS_NAME")
     connections_table_name: str | None = Field(None, alias="CONNECTIONS_TABLE_NAME")
     data_plane_url: str = Field("", alias="DATA_PLANE_URL", description="The internal ALB, for readiness probes.")
@@ -162,20 +158,13 @@ def stack_platform() -> StackPlatform:
     from hosted_mcp.adapters.stack_template import StackPlatform
 
     conf = reaction_settings()
-    conf.require("cluster_name", "vpc_id", "subnet_ids", "task_security_group_id", "listener_arn", "stdio_image")
-    optional = {"artifactSyncImage": conf.artifact_sync_image} if conf.artifact_sync_image else {}
+    conf.require("server_stack_parameters", "listener_arn")
     return StackPlatform(
         stackPrefix=conf.stack_prefix,
-        clusterName=conf.cluster_name,
-        vpcId=conf.vpc_id,
-        subnetIds=tuple(s.strip() for s in conf.subnet_ids.split(",") if s.strip()),
-        taskSecurityGroupId=conf.task_security_group_id,
+        parameterPrefix=conf.server_stack_parameters,
         listenerArn=conf.listener_arn,
-        stdioImage=conf.stdio_image,
-        httpImage=conf.http_image or conf.stdio_image,
-        logRetentionDays=conf.server_log_retention_days,
         rolePath=conf.server_role_path,
-        **optional,
+        permissionsBoundaryArn=conf.permissions_boundary_arn or None,
     )
 
 
