@@ -1,6 +1,7 @@
-"""The whole choreography in process: the API writes a record, the servers table's stream (moto) wakes exactly the
-functions whose FilterCriteria in template.yaml match, deploy/apply/teardown drive a scripted CloudFormation, its
-stack status events wake settle, publish announces on the bus (moto EventBridge -> SQS) and writes the connection.
+"""The whole choreography in process: the API writes a record, the servers table's stream (moto) goes through the
+records pipe's filter and onto the record-changes bus as template.yaml says, each function whose rule matches wakes,
+deploy/apply/teardown drive a scripted CloudFormation, its stack status events wake settle, publish announces on the
+status bus (moto EventBridge -> SQS) and writes the connection.
 
 Every handler is the real `functions/<name>/app.py`; only CloudFormation (see tests/support/fake_cloudformation.py)
 and the MCP readiness probe (a network call into the VPC) are stand-ins.
@@ -19,6 +20,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from hosted_mcp.adapters import aws
 from hosted_mcp.adapters.cloudformation import CloudFormationBackend
@@ -29,11 +31,11 @@ from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.ports import ReadinessProbe
 from tests.support.events import EVENTS_DIR, api_event, response_json
 from tests.support.fake_cloudformation import FakeCloudFormation, Script
-from tests.support.filters import matches, stack_rule_pattern, wakes
+from tests.support.filters import matches, record_changed_event, stack_rule_pattern, wakes
 from tests.support.lambdas import FakeLambdaContext, load_handler
 from tests.support.lifecycle_cost import CHOREOGRAPHY, OPERATIONS, Cost, readme_table
 
-STREAM_FUNCTIONS = {
+REACTIONS = {
     "deploy": "DeployFunction",
     "apply": "ApplyFunction",
     "teardown": "TeardownFunction",
@@ -149,10 +151,10 @@ class Choreography:
         lambda_record["eventSourceARN"] = self.stream_arn
         return lambda_record
 
-    def _invoke_stream(self, reaction: str, record: dict[str, Any]) -> None:
+    def _invoke_reaction(self, reaction: str, record: dict[str, Any]) -> None:
+        """What the reaction's rule does with the change the pipe put on the bus: invoke its function with it."""
         self.invocations[reaction] += 1
-        result = self.handlers[reaction].handler({"Records": [record]}, FakeLambdaContext())
-        assert result == {"batchItemFailures": []}, (reaction, record["eventName"])
+        self.handlers[reaction].handler(record_changed_event(record), FakeLambdaContext())
         self.woken.append((reaction, record["dynamodb"].get("NewImage", {}).get("status", {}).get("S", "-")))
 
     def _deliver(self, event: dict[str, Any]) -> None:
@@ -168,11 +170,11 @@ class Choreography:
             if not records and not events:
                 return
             for record in records:
-                for reaction, function in STREAM_FUNCTIONS.items():
+                for reaction, function in REACTIONS.items():
                     if wakes(function, record):
-                        self._invoke_stream(reaction, record)
+                        self._invoke_reaction(reaction, record)
                         if self.delivery.duplicate_records:
-                            self._invoke_stream(reaction, record)
+                            self._invoke_reaction(reaction, record)
             if self.delivery.drop_events:
                 self.late_events.extend(events)
                 continue
@@ -250,7 +252,7 @@ def choreography(servers_table: Any, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setattr(aws, "deployment_backend", lambda: CloudFormationBackend(cfn, PLATFORM))
     monkeypatch.setattr(aws, "cloudformation_client", lambda: cfn)
     monkeypatch.setattr(aws, "readiness_probe", lambda: probe)
-    handlers = {name: load_handler(name) for name in ("api", *STREAM_FUNCTIONS, "settle", "reconcile")}
+    handlers = {name: load_handler(name) for name in ("api", *REACTIONS, "settle", "reconcile")}
     stream_arn = servers_table.latest_stream_arn
     yield Choreography(
         cfn=cfn,
@@ -680,7 +682,7 @@ def seed(stream_sample: str) -> ServerRecord:
     from hosted_mcp.adapters.dynamodb_streams import status_change
     from hosted_mcp.models.domain import AuditEntry
 
-    (record,) = json.loads((EVENTS_DIR / f"{stream_sample}.json").read_text(encoding="utf-8"))["Records"]
+    record = json.loads((EVENTS_DIR / f"{stream_sample}.json").read_text(encoding="utf-8"))["detail"]
     change = status_change(record)
     assert change is not None
     assert change.new is not None
@@ -717,7 +719,7 @@ def test_every_settle_sample_settles_its_record(choreography: Choreography, samp
 def test_the_deploy_sample_creates_the_stack_of_its_record(choreography: Choreography) -> None:
     record = seed("deploy/record-entered-creating")
     event = json.loads((EVENTS_DIR / "deploy" / "record-entered-creating.json").read_text(encoding="utf-8"))
-    assert choreography.handlers["deploy"].handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
+    assert choreography.handlers["deploy"].handler(event, FakeLambdaContext()) is None
     (stack,) = choreography.cfn.stacks.values()
     assert stack.name == f"hmcp-{record.id}-docsmcpworkbench"
     noted = choreography.record(record.id)
@@ -725,7 +727,7 @@ def test_the_deploy_sample_creates_the_stack_of_its_record(choreography: Choreog
     assert noted.deploymentId == stack.stack_id
 
 
-def test_a_busy_stack_fails_only_its_record_of_the_batch_and_the_retry_applies_it(choreography: Choreography) -> None:
+def test_a_busy_stack_fails_only_its_own_change_and_the_retry_applies_it(choreography: Choreography) -> None:
     flow = choreography
     busy_id, other_id = flow.create(), flow.create(name="other-server")
     flow.run()
@@ -734,16 +736,18 @@ def test_a_busy_stack_fails_only_its_record_of_the_batch_and_the_retry_applies_i
     busy.status = "UPDATE_IN_PROGRESS"
     flow.update(busy_id, {"environment": {"LOG_LEVEL": "debug"}})
     flow.update(other_id, {"enabled": False})
-    batch = [r for r in flow._stream_records() if wakes("ApplyFunction", r)]
-    assert len(batch) == 2
-    # When the apply function gets both changes in one batch
-    result = flow.handlers["apply"].handler({"Records": batch}, FakeLambdaContext())
-    # Then it reports exactly the busy one as failed (Lambda retries it), and applied the other
-    failed = next(r for r in batch if busy_id in json.dumps(r["dynamodb"]["Keys"]))
-    assert result == {"batchItemFailures": [{"itemIdentifier": failed["dynamodb"]["SequenceNumber"]}]}
+    changes = [r for r in flow._stream_records() if wakes("ApplyFunction", r)]
+    assert len(changes) == 2
+    failed = next(r for r in changes if busy_id in json.dumps(r["dynamodb"]["Keys"]))
+    applied = next(r for r in changes if r is not failed)
+    # When the apply function gets each change (one event each, as the rule delivers them)
+    flow.handlers["apply"].handler(record_changed_event(applied), FakeLambdaContext())
+    # Then the busy one raises (Lambda retries that invocation), and the other was applied
+    with pytest.raises(ClientError, match="UPDATE_IN_PROGRESS"):
+        flow.handlers["apply"].handler(record_changed_event(failed), FakeLambdaContext())
     # And when the retry comes after the other operation finished, the change is applied and everything settles
     busy.status = "UPDATE_COMPLETE"
-    assert flow.handlers["apply"].handler({"Records": [failed]}, FakeLambdaContext()) == {"batchItemFailures": []}
+    flow.handlers["apply"].handler(record_changed_event(failed), FakeLambdaContext())
     flow.run()
     record, other = flow.record(busy_id), flow.record(other_id)
     assert record is not None
