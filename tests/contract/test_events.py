@@ -62,6 +62,12 @@ def test_settle_samples_are_stack_outcomes_of_our_server(path: Path) -> None:
     assert settlement.reason
 
 
+def test_the_follow_sample_is_the_platform_stacks_own_update() -> None:
+    event = StackStatusChanged.model_validate(load(EVENTS_DIR / "follow" / "platform-updated.json"))
+    assert event.detail.status_details.status == "UPDATE_COMPLETE"
+    assert settlement_from_stack_event(event, "hmcp") is None  # never mistaken for a server's stack
+
+
 def test_the_reconcile_sample_is_a_schedule_tick() -> None:
     tick = ScheduledTick.model_validate(load(EVENTS_DIR / "reconcile" / "scheduled.json"))
     assert tick.detail_type == "Scheduled Event"

@@ -182,3 +182,13 @@ def test_the_stack_rule_ignores_other_stacks_and_intermediate_statuses() -> None
     assert not matches(stack_rule_pattern(), other)
     in_progress = json.loads(json.dumps(sample).replace('"CREATE_COMPLETE"', '"UPDATE_IN_PROGRESS"'))
     assert not matches(stack_rule_pattern(), in_progress)
+
+
+def test_the_platform_rule_wakes_follow_platform_only_for_the_platforms_own_update() -> None:
+    sample = json.loads((EVENTS_DIR / "follow" / "platform-updated.json").read_text(encoding="utf-8"))
+    pattern = rule_pattern("FollowPlatformFunction")
+    assert matches(pattern, sample)
+    for status in ("UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE", "CREATE_COMPLETE"):
+        assert not matches(pattern, json.loads(json.dumps(sample).replace('"UPDATE_COMPLETE"', f'"{status}"')))
+    for server_event in settle_samples():
+        assert not matches(pattern, server_event)

@@ -252,7 +252,7 @@ def choreography(servers_table: Any, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setattr(aws, "deployment_backend", lambda: CloudFormationBackend(cfn, PLATFORM))
     monkeypatch.setattr(aws, "cloudformation_client", lambda: cfn)
     monkeypatch.setattr(aws, "readiness_probe", lambda: probe)
-    handlers = {name: load_handler(name) for name in ("api", *REACTIONS, "settle", "reconcile")}
+    handlers = {name: load_handler(name) for name in ("api", *REACTIONS, "settle", "reconcile", "follow")}
     stream_arn = servers_table.latest_stream_arn
     yield Choreography(
         cfn=cfn,
@@ -615,6 +615,40 @@ def test_the_reconciler_fails_a_record_whose_deployment_never_started(
     assert record.status is ServerStatus.FAILED
     assert record.lastError is not None
     assert record.lastError.startswith("no outcome")
+
+
+# -- servers follow the platform -----------------------------------------------------------------------------------
+
+
+def test_a_platform_update_re_applies_every_running_and_stopped_server(choreography: Choreography) -> None:
+    flow = choreography
+    # Given one server running, one stopped, and one still being created
+    running, stopped = flow.create(), flow.create(name="stopped-server")
+    flow.run()
+    flow.update(stopped, {"enabled": False})
+    flow.run()
+    creating = flow.create(name="late-server")
+    flow.bus_events()
+    updates_before = Counter(name for call, name in flow.cfn.calls if call == "UpdateStack")
+    # When the platform stack's own UPDATE_COMPLETE reaches the follow-platform function
+    event = json.loads((EVENTS_DIR / "follow" / "platform-updated.json").read_text(encoding="utf-8"))
+    answer = flow.handlers["follow"].handler(event, FakeLambdaContext())
+    flow.run()
+    # Then the running and the stopped server each went through one update of their own stack and are back where
+    # they were; the one being created was left to its own action
+    assert sorted(answer["reapplied"]) == sorted([running, stopped])
+    for server_id, status in ((running, ServerStatus.IN_SERVICE), (stopped, ServerStatus.STOPPED)):
+        record = flow.record(server_id)
+        assert record is not None
+        assert record.status is status
+        assert aws.server_store().audit_trail(server_id)[-2].reason == "platform changed: re-applied"
+        name = record.stackName
+        assert Counter(n for c, n in flow.cfn.calls if c == "UpdateStack")[name] == updates_before[name] + 1
+    assert flow.transitions(stopped) == [("Stopped", "Updating"), ("Updating", "Stopped")]
+    late = flow.record(creating)
+    assert late is not None
+    assert late.status is ServerStatus.IN_SERVICE
+    assert aws.server_store().audit_trail(creating)[-1].reason != "platform changed: re-applied"
 
 
 # -- what one lifecycle costs ------------------------------------------------------------------------------------
