@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,52 +13,25 @@ from hosted_mcp.adapters.stack_template import (
     HEALTH_CONTAINER,
     MAX_STACK_NAME,
     SERVER_CONTAINER,
-    StackPlatform,
     free_listener_priority,
     server_id_of,
     server_stack_template,
     stack_name,
     stack_tags,
 )
-from hosted_mcp.models.domain import PendingChange, ServerRecord, ServerSpec
-from hosted_mcp.models.fields import ServerStatus, normalize_name
-
-NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-PLATFORM = StackPlatform(
-    stackPrefix="hmcp",
-    parameterPrefix="/hosted-mcp/server-stacks",
-    listenerArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hmcp/50dc6c495c0c9188/f2f7dc8efc522ab2",
+from hosted_mcp.models.domain import PendingChange
+from hosted_mcp.models.fields import ServerStatus
+from tests.support.server_stacks import (
+    EXECUTION_ROLE,
+    PLATFORM,
+    SCALING,
+    SOURCES,
+    STATES,
+    TASK_ROLE,
+    a_record,
+    a_spec,
+    templates_of,
 )
-EXECUTION_ROLE = "arn:aws:iam::123456789012:role/custom-execution"
-TASK_ROLE = "arn:aws:iam::123456789012:role/custom-task"
-
-
-def a_spec(**overrides: Any) -> ServerSpec:
-    server_type = overrides.get("serverType", "stdio")
-    values: dict[str, Any] = {
-        "name": "docs-mcp-workbench",
-        "serverType": server_type,
-        "startCommand": "python main.py --root 'my dir'",
-        "port": 8080 if server_type == "stdio" else 8000,
-        "environment": {"LOG_LEVEL": "info"},
-    }
-    return ServerSpec.model_validate(values | overrides)
-
-
-def a_record(
-    spec: ServerSpec | None = None, *, server_id: str = "3f5a9c0e1b2d4f6a8c0e1b2d4f6a8c0e", **changes: Any
-) -> ServerRecord:
-    spec = spec or a_spec()
-    record = ServerRecord(
-        id=server_id,
-        normalizedName=normalize_name(spec.name),
-        spec=spec,
-        status=ServerStatus.CREATING,
-        owner="alice",
-        createdAt=NOW,
-        updatedAt=NOW,
-    )
-    return record.evolve(**changes)
 
 
 def container(template: dict[str, Any], name: str) -> dict[str, Any]:
@@ -286,8 +257,10 @@ def test_generated_roles_carry_the_platforms_permissions_boundary() -> None:
     resources = server_stack_template(a_record(), platform)["Resources"]
     assert resources["TaskRole"]["Properties"]["PermissionsBoundary"] == boundary
     assert resources["ExecutionRole"]["Properties"]["PermissionsBoundary"] == boundary
-    unbounded = server_stack_template(a_record(), PLATFORM)["Resources"]["TaskRole"]["Properties"]
-    assert "PermissionsBoundary" not in unbounded
+    unbounded = PLATFORM.model_copy(update={"permissionsBoundaryArn": None})
+    assert (
+        "PermissionsBoundary" not in server_stack_template(a_record(), unbounded)["Resources"]["TaskRole"]["Properties"]
+    )
 
 
 def test_an_update_synthesizes_the_pending_configuration() -> None:
@@ -320,28 +293,6 @@ def test_cpu_target_tracking_and_an_optional_custom_metric() -> None:
 
 
 # -- cfn-lint over the matrix ------------------------------------------------------------------------------------
-
-SOURCES = {
-    "image": {"image": "ghcr.io/acme/tools:2"},
-    "artifacts": {"s3Path": "hosting-bucket/servers/x/"},
-    "both": {"image": "ghcr.io/acme/tools:2", "s3Path": "s3://hosting-bucket/servers/x"},
-    "neither": {},
-}
-SCALING = {
-    "single": {"autoScalingConfig": {"minCapacity": 1, "maxCapacity": 1}},
-    "cpu": {"autoScalingConfig": {"minCapacity": 2, "maxCapacity": 6, "targetValue": 60, "cooldown": 120}},
-    "custom": {
-        "autoScalingConfig": {
-            "minCapacity": 1,
-            "maxCapacity": 3,
-            "metricName": "Sessions",
-            "targetValue": 10,
-            "duration": 45,
-        }
-    },
-    "roles": {"taskExecutionRoleArn": EXECUTION_ROLE, "taskRoleArn": TASK_ROLE, "cpu": 4096, "memoryLimitMiB": 30720},
-}
-STATES = {"running": True, "stopped": False}
 
 
 def _combined(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -380,19 +331,10 @@ def _combined(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return combined
 
 
-def _variants(server_type: str) -> dict[str, dict[str, Any]]:
-    variants = {}
-    for source, scaling, state in itertools.product(SOURCES, SCALING, STATES):
-        spec = a_spec(serverType=server_type, **SOURCES[source], **SCALING[scaling])
-        prefix = f"{source.title()}{scaling.title()}{state.title()}"
-        variants[prefix] = server_stack_template(a_record(spec), PLATFORM, enabled=STATES[state])
-    return variants
-
-
 @pytest.mark.parametrize("server_type", ["stdio", "http", "sse"])
 def test_every_synthesized_template_is_cfn_lint_clean(server_type: str) -> None:
     # Given every source (image/artifacts/both/neither) x scaling variant x running/stopped of one server type
-    variants = _variants(server_type)
+    variants = templates_of(server_type)
     assert len(variants) == len(SOURCES) * len(SCALING) * len(STATES)
     # When cfn-lint checks them all, Then it finds nothing
     assert lint(_combined(variants)) == []
