@@ -5,10 +5,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hosted_mcp.adapters.aws import api_services
+from hosted_mcp.adapters.aws_limits import configure_from_environ
 from hosted_mcp.api.routes import build_resolver
 
 logger = Logger()
 tracer = Tracer()
+configure_from_environ()  # the role path task roles must live under, as this platform was deployed
 app = build_resolver(api_services)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hosted_mcp.models.domain import (
     AuditEntry,
@@ -38,6 +38,7 @@ from hosted_mcp.models.fields import (
     normalize_groups,
     normalize_name,
 )
+from hosted_mcp.models.limits import ascii_name_problem, nfkc, spec_problems, text_problem
 
 # Fields a client may read but never set. Named so a rejected body can say why.
 READ_ONLY_FIELDS = frozenset(
@@ -87,11 +88,30 @@ class CreateServerRequest(BaseModel):
     groups: list[GroupName] | None = Field(None, max_length=50)
     forwardCallerToken: bool = Field(False, description="Pass the caller's bearer token through to the server.")
 
+    @field_validator("name", mode="after")
+    @classmethod
+    def _ascii_name(cls, name: str) -> str:
+        name = nfkc(name)
+        problem = ascii_name_problem(name)
+        if problem:
+            raise rule_error("name", problem)
+        return name
+
+    @field_validator("description", mode="after")
+    @classmethod
+    def _plain_description(cls, description: str | None) -> str | None:
+        problem = text_problem(description) if description else None
+        if problem:
+            raise rule_error("description", problem)
+        return description
+
     @model_validator(mode="after")
     def _rules(self) -> CreateServerRequest:
         if not normalize_name(self.name):
             raise rule_error("name", "name must contain at least one letter or digit")
         check_sizes_and_port(self.serverType, self.cpu, self.memoryLimitMiB, self.port)
+        for problem in spec_problems(self.to_spec())[:1]:
+            raise rule_error(problem.field, problem.message)
         return self
 
     def to_spec(self) -> ServerSpec:
@@ -118,6 +138,14 @@ class UpdateServerRequest(BaseModel):
     memoryLimitMiB: MemoryMiB | None = None
     groups: list[GroupName] | None = Field(None, max_length=50)
     forwardCallerToken: bool | None = None
+
+    @field_validator("description", mode="after")
+    @classmethod
+    def _plain_description(cls, description: str | None) -> str | None:
+        problem = text_problem(description) if description else None
+        if problem:
+            raise rule_error("description", problem)
+        return description
 
     @model_validator(mode="after")
     def _rules(self) -> UpdateServerRequest:
