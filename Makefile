@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export HOSTED_MCP_PROXY_BIN ?= $(abspath $(PROXY_BIN))
 
-.PHONY: install run test lint typecheck unit validate build bench diagram clean aws-smoke aws-smoke-plan
+.PHONY: install run test lint typecheck unit validate build bench diagram clean aws-smoke aws-smoke-plan images
 
 install: $(BIN)/.installed $(PROXY_BIN) $(SAM) $(TIME_SERVER) node_modules/.installed
 
@@ -76,6 +76,11 @@ aws-smoke: $(BIN)/.installed $(SAM)
 
 aws-smoke-plan: $(BIN)/.installed
 	$(BIN)/python tools/aws_smoke.py --plan
+
+# The images we own (docs/aws.md: push them to the platform's repositories and pin the digest).
+images:
+	docker build --platform linux/amd64 -f images/stdio-base/Dockerfile -t hosted-mcp-stdio-base:dev .
+	docker build --platform linux/amd64 -f images/router/Dockerfile -t hosted-mcp-router:dev .
 
 bench: install
 	$(BIN)/python -m bench

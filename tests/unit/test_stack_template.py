@@ -91,12 +91,12 @@ def test_a_free_listener_priority_skips_taken_ones_and_is_stable() -> None:
 # -- the container ----------------------------------------------------------------------------------------------
 
 
-def test_stdio_is_wrapped_by_mcp_proxy_with_the_environment_and_no_shell() -> None:
+def test_stdio_is_wrapped_by_our_bridge_with_the_environment_and_no_shell() -> None:
     template = server_stack_template(a_record(), PLATFORM)
     server = container(template, SERVER_CONTAINER)
     argv = server["EntryPoint"] + server["Command"]
     assert argv == [
-        "mcp-proxy", "--pass-environment", "--port", "8080", "--host", "0.0.0.0",
+        "hosted-mcp-bridge", "--host", "0.0.0.0", "--port", "8080",
         "--", "python", "main.py", "--root", "my dir",
     ]  # fmt: skip
     assert "--allow-origin" not in argv
@@ -121,7 +121,7 @@ def test_artifacts_are_synced_into_app_server_before_the_start_command() -> None
     assert sync["Command"][-2:] == ["s3://hosting-bucket/servers/docs-mcp", "/opt/hosted-mcp/artifacts"]
     assert server["DependsOn"] == [{"ContainerName": "artifacts", "Condition": "SUCCESS"}]
     assert "cp -a /opt/hosted-mcp/artifacts/. /app/server/" in server["EntryPoint"][2]
-    assert server["Command"][:2] == ["mcp-proxy", "--pass-environment"]
+    assert server["Command"][:2] == ["hosted-mcp-bridge", "--host"]
     assert server["WorkingDirectory"] == "/app/server"
 
 

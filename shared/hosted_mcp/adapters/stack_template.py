@@ -32,6 +32,8 @@ SERVER_CONTAINER = "server"
 ARTIFACTS_CONTAINER = "artifacts"
 HEALTH_CONTAINER = "mcp-health"
 CUSTOM_METRIC_NAMESPACE = "HostedMcp/Servers"
+# How a stdio server is served over HTTP: images/stdio-base/Dockerfile's entry point, the port appended.
+STDIO_BRIDGE = ("hosted-mcp-bridge", "--host", "0.0.0.0", "--port")  # noqa: S104 - the task's own interface
 DEFAULT_CPU_TARGET = 70.0
 PRIORITY_PARAMETER = "ListenerRulePriority"
 MAX_LISTENER_PRIORITY = 50000
@@ -168,11 +170,11 @@ def artifact_location(s3_path: str) -> tuple[str, str]:
 
 
 def server_command(spec: ServerSpec) -> list[str]:
-    """argv of the server process. stdio is wrapped by mcp-proxy, the environment passed through, the command after
-    `--`; no shell interprets the start command and no `--allow-origin` is granted."""
+    """argv of the server process. stdio is wrapped by our bridge (the stdio base image's entry point; it passes the
+    environment to the command after `--`); no shell interprets the start command."""
     argv = shlex.split(spec.startCommand)
     if spec.serverType is ServerType.STDIO:
-        return ["mcp-proxy", "--pass-environment", "--port", str(spec.port), "--host", "0.0.0.0", "--", *argv]  # noqa: S104
+        return [*STDIO_BRIDGE, str(spec.port), "--", *argv]
     return argv
 
 
