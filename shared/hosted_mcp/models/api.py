@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hosted_mcp.models.domain import (
     AuditEntry,
@@ -23,7 +23,6 @@ from hosted_mcp.models.fields import (
     DEFAULT_MEMORY_MIB,
     ArtifactPath,
     Cpu,
-    Description,
     EnvName,
     EnvValue,
     GroupName,
@@ -31,14 +30,13 @@ from hosted_mcp.models.fields import (
     MemoryMiB,
     Port,
     RoleArn,
-    ServerName,
     ServerStatus,
     ServerType,
     StartCommand,
     normalize_groups,
     normalize_name,
 )
-from hosted_mcp.models.limits import ascii_name_problem, nfkc, spec_problems, text_problem
+from hosted_mcp.models.limits import AsciiName, PlainDescription, spec_problems
 
 # Fields a client may read but never set. Named so a rejected body can say why.
 READ_ONLY_FIELDS = frozenset(
@@ -70,8 +68,8 @@ class CreateServerRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="HostedMcpServerModel", defer_build=True)
 
-    name: ServerName
-    description: Description | None = None
+    name: AsciiName
+    description: PlainDescription | None = None
     serverType: ServerType
     startCommand: StartCommand
     s3Path: ArtifactPath | None = None
@@ -88,30 +86,14 @@ class CreateServerRequest(BaseModel):
     groups: list[GroupName] | None = Field(None, max_length=50)
     forwardCallerToken: bool = Field(False, description="Pass the caller's bearer token through to the server.")
 
-    @field_validator("name", mode="after")
-    @classmethod
-    def _ascii_name(cls, name: str) -> str:
-        name = nfkc(name)
-        problem = ascii_name_problem(name)
-        if problem:
-            raise rule_error("name", problem)
-        return name
-
-    @field_validator("description", mode="after")
-    @classmethod
-    def _plain_description(cls, description: str | None) -> str | None:
-        problem = text_problem(description) if description else None
-        if problem:
-            raise rule_error("description", problem)
-        return description
-
     @model_validator(mode="after")
     def _rules(self) -> CreateServerRequest:
         if not normalize_name(self.name):
             raise rule_error("name", "name must contain at least one letter or digit")
         check_sizes_and_port(self.serverType, self.cpu, self.memoryLimitMiB, self.port)
-        for problem in spec_problems(self.to_spec())[:1]:
-            raise rule_error(problem.field, problem.message)
+        problems = spec_problems(self.to_spec())
+        if problems:
+            raise rule_error(problems[0].field, problems[0].message)
         return self
 
     def to_spec(self) -> ServerSpec:
@@ -129,7 +111,7 @@ class UpdateServerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", title="UpdateHostedMcpServerRequest", defer_build=True)
 
     enabled: bool | None = Field(None, description="false stops a running server, true starts a stopped one.")
-    description: Description | None = None
+    description: PlainDescription | None = None
     autoScalingConfig: AutoScalingConfig | None = None
     environment: dict[EnvName, EnvValue] | None = None
     loadBalancerConfig: LoadBalancerConfig | None = None
@@ -138,14 +120,6 @@ class UpdateServerRequest(BaseModel):
     memoryLimitMiB: MemoryMiB | None = None
     groups: list[GroupName] | None = Field(None, max_length=50)
     forwardCallerToken: bool | None = None
-
-    @field_validator("description", mode="after")
-    @classmethod
-    def _plain_description(cls, description: str | None) -> str | None:
-        problem = text_problem(description) if description else None
-        if problem:
-            raise rule_error("description", problem)
-        return description
 
     @model_validator(mode="after")
     def _rules(self) -> UpdateServerRequest:

@@ -23,9 +23,13 @@ import re
 import shlex
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
 from hosted_mcp.errors import FieldProblem
+from hosted_mcp.models.fields import Description, ServerName
 from hosted_mcp.models.stack_size import template_size_problem
 
 # -- ECS and ELB bounds ------------------------------------------------------------------------------------------
@@ -203,3 +207,25 @@ def spec_problems(spec: Any, limits: PlatformLimits | None = None) -> list[Field
         if problem_at:
             problems.append(FieldProblem(*problem_at))
     return problems
+
+
+# -- input types --------------------------------------------------------------------------------------------------
+
+
+def _ascii_name(name: str) -> str:
+    name = nfkc(name)
+    problem = ascii_name_problem(name)
+    if problem:
+        raise PydanticCustomError("rule", problem, {"field": "name"})
+    return name
+
+
+def _plain_description(description: str) -> str:
+    problem = text_problem(description)
+    if problem:
+        raise PydanticCustomError("rule", problem, {"field": "description"})
+    return description
+
+
+AsciiName = Annotated[ServerName, AfterValidator(_ascii_name)]
+PlainDescription = Annotated[Description, AfterValidator(_plain_description)]
