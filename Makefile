@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export HOSTED_MCP_PROXY_BIN ?= $(abspath $(PROXY_BIN))
 
-.PHONY: install run test lint typecheck unit validate build bench protocol-bench diagram clean
+.PHONY: install run test lint typecheck unit validate build bench protocol-bench diagram clean aws-smoke aws-smoke-plan images
 
 install: $(BIN)/.installed $(PROXY_BIN) $(SAM) $(TIME_SERVER) node_modules/.installed
 
@@ -71,6 +71,19 @@ build: $(SAM)
 
 test: install lint typecheck validate build
 	$(BIN)/pytest
+
+# A first real deployment, end to end, timed (tools/aws_smoke.py): needs an AWS account and HOSTED_MCP_SMOKE_*
+# settings, costs money, refuses to run in CI. `make aws-smoke-plan` prints what it would do.
+aws-smoke: $(BIN)/.installed $(SAM)
+	$(BIN)/python tools/aws_smoke.py
+
+aws-smoke-plan: $(BIN)/.installed
+	$(BIN)/python tools/aws_smoke.py --plan
+
+# The images we own (docs/aws.md: push them to the platform's repositories and pin the digest).
+images:
+	docker build --platform linux/amd64 -f images/stdio-base/Dockerfile -t hosted-mcp-stdio-base:dev .
+	docker build --platform linux/amd64 -f images/router/Dockerfile -t hosted-mcp-router:dev .
 
 bench: install
 	$(BIN)/python -m bench

@@ -1,27 +1,21 @@
-"""Deploy: a record entered Creating (stream) -> create the server's stack (idempotent by name + request token)."""
+"""Deploy: a record entered Creating (its change, from the records pipe's rule) -> create the server's stack
+(idempotent by name + request token). An error is retried by Lambda, then kept in the reactions' failure queue."""
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hosted_mcp.adapters.dynamodb_streams import status_change
+from hosted_mcp.adapters.dynamodb_streams import ServerRecordChanged
 from hosted_mcp.logic.reactions import react
 from hosted_mcp.wiring import aws
 
 logger = Logger()
 tracer = Tracer()
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 HOSTS = frozenset({"deploy"})
-
-
-def deploy(record: DynamoDBRecord) -> None:
-    change = status_change(record.raw_event)
-    if change is not None:
-        react(aws.reaction_ports(), change, now=aws.utc_now(), hosts=HOSTS)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(event=event, record_handler=deploy, processor=processor, context=context)
+def handler(event: dict, context: LambdaContext) -> None:
+    change = ServerRecordChanged.model_validate(event).change()
+    if change is not None:
+        react(aws.reaction_ports(), change, now=aws.utc_now(), hosts=HOSTS)

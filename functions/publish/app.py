@@ -1,27 +1,21 @@
-"""Publish: a record changed status (stream) -> status event on the bus, connection, transition metrics."""
+"""Publish: a record changed status (its change, from the records pipe's rule) -> status event on the status bus,
+the connection, transition metrics."""
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hosted_mcp.adapters.dynamodb_streams import status_change
+from hosted_mcp.adapters.dynamodb_streams import ServerRecordChanged
 from hosted_mcp.logic.reactions import react
 from hosted_mcp.wiring import aws
 
 logger = Logger()
 tracer = Tracer()
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 HOSTS = frozenset({"publish"})
-
-
-def publish(record: DynamoDBRecord) -> None:
-    change = status_change(record.raw_event)
-    if change is not None:
-        react(aws.reaction_ports(), change, now=aws.utc_now(), hosts=HOSTS)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(event=event, record_handler=publish, processor=processor, context=context)
+def handler(event: dict, context: LambdaContext) -> None:
+    change = ServerRecordChanged.model_validate(event).change()
+    if change is not None:
+        react(aws.reaction_ports(), change, now=aws.utc_now(), hosts=HOSTS)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hosted_mcp.adapters.cloudformation import StackStatusChanged, settlement_from_stack_event
-from hosted_mcp.adapters.dynamodb_streams import status_change
+from hosted_mcp.adapters.dynamodb_streams import ServerRecordChanged
 from hosted_mcp.adapters.eventbridge import ScheduledTick, put_events_entry
 from hosted_mcp.logic.reactions import reaction_for, status_event
 from hosted_mcp.models.events import StatusChanged
@@ -33,24 +33,22 @@ def load(path: Path) -> dict:
 
 
 @pytest.mark.parametrize("path", STREAM_SAMPLES, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_stream_samples_are_server_record_changes(path: Path) -> None:
-    for record in load(path)["Records"]:
-        change = status_change(record)
-        assert change is not None
-        assert change.status_changed
-        reaction = reaction_for(change)
-        if path.parent.name in ("deploy", "apply", "teardown"):
-            assert reaction == path.parent.name
-        # every change also becomes a schema-valid status event
-        event = status_event(change)
-        assert StatusChanged.model_validate_json(event.model_dump_json()) == event
+def test_record_change_samples_are_server_record_changes(path: Path) -> None:
+    change = ServerRecordChanged.model_validate(load(path)).change()
+    assert change is not None
+    assert change.status_changed
+    reaction = reaction_for(change)
+    if path.parent.name in ("deploy", "apply", "teardown"):
+        assert reaction == path.parent.name
+    # every change also becomes a schema-valid status event
+    event = status_event(change)
+    assert StatusChanged.model_validate_json(event.model_dump_json()) == event
 
 
 @pytest.mark.parametrize("path", sorted((EVENTS_DIR / "ignored").glob("*.json")), ids=lambda p: p.stem)
 def test_ignored_samples_change_no_status(path: Path) -> None:
-    for record in load(path)["Records"]:
-        change = status_change(record)
-        assert change is None or not change.status_changed
+    change = ServerRecordChanged.model_validate(load(path)).change()
+    assert change is None or not change.status_changed
 
 
 @pytest.mark.parametrize("path", SETTLE_SAMPLES, ids=lambda p: p.stem)
@@ -64,14 +62,19 @@ def test_settle_samples_are_stack_outcomes_of_our_server(path: Path) -> None:
     assert settlement.reason
 
 
+def test_the_follow_sample_is_the_platform_stacks_own_update() -> None:
+    event = StackStatusChanged.model_validate(load(EVENTS_DIR / "follow" / "platform-updated.json"))
+    assert event.detail.status_details.status == "UPDATE_COMPLETE"
+    assert settlement_from_stack_event(event, "hmcp") is None  # never mistaken for a server's stack
+
+
 def test_the_reconcile_sample_is_a_schedule_tick() -> None:
     tick = ScheduledTick.model_validate(load(EVENTS_DIR / "reconcile" / "scheduled.json"))
     assert tick.detail_type == "Scheduled Event"
 
 
 def test_a_status_event_on_the_bus_carries_the_documented_envelope() -> None:
-    record = load(EVENTS_DIR / "publish" / "record-entered-inservice.json")["Records"][0]
-    change = status_change(record)
+    change = ServerRecordChanged.model_validate(load(EVENTS_DIR / "publish" / "record-entered-inservice.json")).change()
     assert change is not None
     entry = put_events_entry(status_event(change), "hosted-mcp-status")
     detail = json.loads(entry["Detail"])

@@ -1,6 +1,7 @@
-"""The whole choreography in process: the API writes a record, the servers table's stream (moto) wakes exactly the
-functions whose FilterCriteria in template.yaml match, deploy/apply/teardown drive a scripted CloudFormation, its
-stack status events wake settle, publish announces on the bus (moto EventBridge -> SQS) and writes the connection.
+"""The whole choreography in process: the API writes a record, the servers table's stream (moto) goes through the
+records pipe's filter and onto the record-changes bus as template.yaml says, each function whose rule matches wakes,
+deploy/apply/teardown drive a scripted CloudFormation, its stack status events wake settle, publish announces on the
+status bus (moto EventBridge -> SQS) and writes the connection.
 
 Every handler is the real `functions/<name>/app.py`; only CloudFormation (see tests/support/fake_cloudformation.py)
 and the MCP readiness probe (a network call into the VPC) are stand-ins.
@@ -19,6 +20,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from hosted_mcp.adapters.cloudformation import CloudFormationBackend
 from hosted_mcp.adapters.stack_template import StackPlatform
@@ -29,11 +31,11 @@ from hosted_mcp.ports import ReadinessProbe
 from hosted_mcp.wiring import aws
 from tests.support.events import EVENTS_DIR, api_event, response_json
 from tests.support.fake_cloudformation import FakeCloudFormation, Script
-from tests.support.filters import matches, stack_rule_pattern, wakes
+from tests.support.filters import matches, record_changed_event, stack_rule_pattern, wakes
 from tests.support.lambdas import FakeLambdaContext, load_handler
 from tests.support.lifecycle_cost import CHOREOGRAPHY, OPERATIONS, Cost, readme_table
 
-STREAM_FUNCTIONS = {
+REACTIONS = {
     "deploy": "DeployFunction",
     "apply": "ApplyFunction",
     "teardown": "TeardownFunction",
@@ -44,13 +46,8 @@ BUS = "hosted-mcp-status"
 API_URL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod"
 PLATFORM = StackPlatform(
     stackPrefix="hmcp",
-    clusterName="hosted-mcp",
-    vpcId="vpc-0abc1234def567890",
-    subnetIds=("subnet-0aaa1111bbbb22223", "subnet-0ccc3333dddd44445"),
-    taskSecurityGroupId="sg-0123456789abcdef0",
-    listenerArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hmcp/50dc6c495c0c9188/f2f7dc8efc",
-    stdioImage="ghcr.io/sparfenyuk/mcp-proxy:v0.8.2",
-    httpImage="public.ecr.aws/docker/library/python:3.13-slim",
+    parameterPrefix="/hosted-mcp/server-stacks",
+    listenerArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hmcp/50dc6c495c0c9188/f2f7dc8efc522ab2",
 )
 CREATE = {
     "name": "docs-mcp-workbench",
@@ -154,10 +151,10 @@ class Choreography:
         lambda_record["eventSourceARN"] = self.stream_arn
         return lambda_record
 
-    def _invoke_stream(self, reaction: str, record: dict[str, Any]) -> None:
+    def _invoke_reaction(self, reaction: str, record: dict[str, Any]) -> None:
+        """What the reaction's rule does with the change the pipe put on the bus: invoke its function with it."""
         self.invocations[reaction] += 1
-        result = self.handlers[reaction].handler({"Records": [record]}, FakeLambdaContext())
-        assert result == {"batchItemFailures": []}, (reaction, record["eventName"])
+        self.handlers[reaction].handler(record_changed_event(record), FakeLambdaContext())
         self.woken.append((reaction, record["dynamodb"].get("NewImage", {}).get("status", {}).get("S", "-")))
 
     def _deliver(self, event: dict[str, Any]) -> None:
@@ -173,11 +170,11 @@ class Choreography:
             if not records and not events:
                 return
             for record in records:
-                for reaction, function in STREAM_FUNCTIONS.items():
+                for reaction, function in REACTIONS.items():
                     if wakes(function, record):
-                        self._invoke_stream(reaction, record)
+                        self._invoke_reaction(reaction, record)
                         if self.delivery.duplicate_records:
-                            self._invoke_stream(reaction, record)
+                            self._invoke_reaction(reaction, record)
             if self.delivery.drop_events:
                 self.late_events.extend(events)
                 continue
@@ -256,7 +253,7 @@ def choreography(servers_table: Any, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setattr(aws.AwsReactionPorts, "backend", property(lambda _: backend))
     monkeypatch.setattr(aws, "cloudformation_client", lambda: cfn)
     monkeypatch.setattr(aws.AwsReactionPorts, "probe", property(lambda _: probe))
-    handlers = {name: load_handler(name) for name in ("api", *STREAM_FUNCTIONS, "settle", "reconcile")}
+    handlers = {name: load_handler(name) for name in ("api", *REACTIONS, "settle", "reconcile", "follow")}
     stream_arn = servers_table.latest_stream_arn
     yield Choreography(
         cfn=cfn,
@@ -554,14 +551,20 @@ def test_an_update_that_changes_nothing_settles_without_a_stack_operation(choreo
     flow = choreography
     server_id = flow.create()
     flow.run()
+    flow.update(server_id, {"environment": {"LOG_LEVEL": "debug"}})
+    flow.run()
+    updates = [c for c, _ in flow.cfn.calls].count("UpdateStack")
     # When the update asks for what is already running
-    flow.update(server_id, {"environment": {"LOG_LEVEL": "info"}})
+    flow.update(server_id, {"environment": {"LOG_LEVEL": "debug"}})
     flow.run()
     # Then CloudFormation said "no updates" and the record is back InService at once
     record = flow.record(server_id)
     assert record is not None
     assert record.status is ServerStatus.IN_SERVICE
-    assert not [s for s in flow.cfn.stacks.values() if s.status.startswith("UPDATE")]
+    assert [c for c, _ in flow.cfn.calls].count("UpdateStack") == updates + 1
+    (stack,) = flow.cfn.stacks.values()
+    assert stack.status == "UPDATE_COMPLETE"
+    assert flow.transitions(server_id)[-2:] == [("InService", "Updating"), ("Updating", "InService")]
 
 
 # -- the reconciler ----------------------------------------------------------------------------------------------
@@ -613,6 +616,40 @@ def test_the_reconciler_fails_a_record_whose_deployment_never_started(
     assert record.status is ServerStatus.FAILED
     assert record.lastError is not None
     assert record.lastError.startswith("no outcome")
+
+
+# -- servers follow the platform -----------------------------------------------------------------------------------
+
+
+def test_a_platform_update_re_applies_every_running_and_stopped_server(choreography: Choreography) -> None:
+    flow = choreography
+    # Given one server running, one stopped, and one still being created
+    running, stopped = flow.create(), flow.create(name="stopped-server")
+    flow.run()
+    flow.update(stopped, {"enabled": False})
+    flow.run()
+    creating = flow.create(name="late-server")
+    flow.bus_events()
+    updates_before = Counter(name for call, name in flow.cfn.calls if call == "UpdateStack")
+    # When the platform stack's own UPDATE_COMPLETE reaches the follow-platform function
+    event = json.loads((EVENTS_DIR / "follow" / "platform-updated.json").read_text(encoding="utf-8"))
+    answer = flow.handlers["follow"].handler(event, FakeLambdaContext())
+    flow.run()
+    # Then the running and the stopped server each went through one update of their own stack and are back where
+    # they were; the one being created was left to its own action
+    assert sorted(answer["reapplied"]) == sorted([running, stopped])
+    for server_id, status in ((running, ServerStatus.IN_SERVICE), (stopped, ServerStatus.STOPPED)):
+        record = flow.record(server_id)
+        assert record is not None
+        assert record.status is status
+        assert aws.server_store().audit_trail(server_id)[-2].reason == "platform changed: re-applied"
+        name = record.stackName
+        assert Counter(n for c, n in flow.cfn.calls if c == "UpdateStack")[name] == updates_before[name] + 1
+    assert flow.transitions(stopped) == [("Stopped", "Updating"), ("Updating", "Stopped")]
+    late = flow.record(creating)
+    assert late is not None
+    assert late.status is ServerStatus.IN_SERVICE
+    assert aws.server_store().audit_trail(creating)[-1].reason != "platform changed: re-applied"
 
 
 # -- what one lifecycle costs ------------------------------------------------------------------------------------
@@ -680,7 +717,7 @@ def seed(stream_sample: str) -> ServerRecord:
     from hosted_mcp.adapters.dynamodb_streams import status_change
     from hosted_mcp.models.domain import AuditEntry
 
-    (record,) = json.loads((EVENTS_DIR / f"{stream_sample}.json").read_text(encoding="utf-8"))["Records"]
+    record = json.loads((EVENTS_DIR / f"{stream_sample}.json").read_text(encoding="utf-8"))["detail"]
     change = status_change(record)
     assert change is not None
     assert change.new is not None
@@ -717,7 +754,7 @@ def test_every_settle_sample_settles_its_record(choreography: Choreography, samp
 def test_the_deploy_sample_creates_the_stack_of_its_record(choreography: Choreography) -> None:
     record = seed("deploy/record-entered-creating")
     event = json.loads((EVENTS_DIR / "deploy" / "record-entered-creating.json").read_text(encoding="utf-8"))
-    assert choreography.handlers["deploy"].handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
+    assert choreography.handlers["deploy"].handler(event, FakeLambdaContext()) is None
     (stack,) = choreography.cfn.stacks.values()
     assert stack.name == f"hmcp-{record.id}-docsmcpworkbench"
     noted = choreography.record(record.id)
@@ -725,7 +762,7 @@ def test_the_deploy_sample_creates_the_stack_of_its_record(choreography: Choreog
     assert noted.deploymentId == stack.stack_id
 
 
-def test_a_busy_stack_fails_only_its_record_of_the_batch_and_the_retry_applies_it(choreography: Choreography) -> None:
+def test_a_busy_stack_fails_only_its_own_change_and_the_retry_applies_it(choreography: Choreography) -> None:
     flow = choreography
     busy_id, other_id = flow.create(), flow.create(name="other-server")
     flow.run()
@@ -734,16 +771,18 @@ def test_a_busy_stack_fails_only_its_record_of_the_batch_and_the_retry_applies_i
     busy.status = "UPDATE_IN_PROGRESS"
     flow.update(busy_id, {"environment": {"LOG_LEVEL": "debug"}})
     flow.update(other_id, {"enabled": False})
-    batch = [r for r in flow._stream_records() if wakes("ApplyFunction", r)]
-    assert len(batch) == 2
-    # When the apply function gets both changes in one batch
-    result = flow.handlers["apply"].handler({"Records": batch}, FakeLambdaContext())
-    # Then it reports exactly the busy one as failed (Lambda retries it), and applied the other
-    failed = next(r for r in batch if busy_id in json.dumps(r["dynamodb"]["Keys"]))
-    assert result == {"batchItemFailures": [{"itemIdentifier": failed["dynamodb"]["SequenceNumber"]}]}
+    changes = [r for r in flow._stream_records() if wakes("ApplyFunction", r)]
+    assert len(changes) == 2
+    failed = next(r for r in changes if busy_id in json.dumps(r["dynamodb"]["Keys"]))
+    applied = next(r for r in changes if r is not failed)
+    # When the apply function gets each change (one event each, as the rule delivers them)
+    flow.handlers["apply"].handler(record_changed_event(applied), FakeLambdaContext())
+    # Then the busy one raises (Lambda retries that invocation), and the other was applied
+    with pytest.raises(ClientError, match="UPDATE_IN_PROGRESS"):
+        flow.handlers["apply"].handler(record_changed_event(failed), FakeLambdaContext())
     # And when the retry comes after the other operation finished, the change is applied and everything settles
     busy.status = "UPDATE_COMPLETE"
-    assert flow.handlers["apply"].handler({"Records": [failed]}, FakeLambdaContext()) == {"batchItemFailures": []}
+    flow.handlers["apply"].handler(record_changed_event(failed), FakeLambdaContext())
     flow.run()
     record, other = flow.record(busy_id), flow.record(other_id)
     assert record is not None

@@ -149,7 +149,9 @@ def test_an_update_that_changes_nothing_is_no_change_and_teardown_of_nothing_too
     backend = CloudFormationBackend(cfn, PLATFORM)
     deployment = backend.deploy(creating())
     record = creating(deploymentId=deployment.deploymentId, status=ServerStatus.UPDATING, requestToken="hmcp-x-4")
-    assert backend.apply(record) is ApplyResult.NO_CHANGE
+    # the first update leaves the desired count creation wrote to autoscaling: a real change, once
+    assert backend.apply(record) is ApplyResult.STARTED
+    assert backend.apply(record.evolve(requestToken="hmcp-x-5")) is ApplyResult.NO_CHANGE
     never_deployed = a_record(server_id="ffffffffffffffffffffffffffffffff", status=ServerStatus.DELETING)
     assert backend.teardown(never_deployed) is ApplyResult.NO_CHANGE
 
@@ -217,13 +219,10 @@ def test_the_platform_for_server_stacks_comes_from_the_functions_environment(mon
     for name, value in {
         "SERVERS_TABLE_NAME": "servers",
         "STACK_PREFIX": "hmcp",
-        "ECS_CLUSTER_NAME": "cluster",
-        "VPC_ID": "vpc-1",
-        "SUBNET_IDS": "subnet-a, subnet-b",
-        "TASK_SECURITY_GROUP_ID": "sg-1",
+        "SERVER_STACK_PARAMETERS": "/hosted-mcp/server-stacks",
         "LISTENER_ARN": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/x/1/2",
-        "STDIO_BASE_IMAGE": "stdio:1",
         "SERVER_ROLE_PATH": "/servers/",
+        "PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/boundary",
     }.items():
         monkeypatch.setenv(name, value)
     aws.clear_factories()
@@ -231,8 +230,9 @@ def test_the_platform_for_server_stacks_comes_from_the_functions_environment(mon
         platform = aws.stack_platform()
     finally:
         aws.clear_factories()
-    assert platform.subnetIds == ("subnet-a", "subnet-b")
-    assert (platform.httpImage, platform.rolePath) == ("stdio:1", "/servers/")
+    assert platform.parameter_name("SubnetIds") == "/hosted-mcp/server-stacks/subnet-ids"
+    assert platform.rolePath == "/servers/"
+    assert platform.permissionsBoundaryArn == "arn:aws:iam::123456789012:policy/boundary"
 
 
 def test_a_missing_platform_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,57 +13,25 @@ from hosted_mcp.adapters.stack_template import (
     HEALTH_CONTAINER,
     MAX_STACK_NAME,
     SERVER_CONTAINER,
-    StackPlatform,
     free_listener_priority,
     server_id_of,
     server_stack_template,
     stack_name,
     stack_tags,
 )
-from hosted_mcp.models.domain import PendingChange, ServerRecord, ServerSpec
-from hosted_mcp.models.fields import ServerStatus, normalize_name
-
-NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-PLATFORM = StackPlatform(
-    stackPrefix="hmcp",
-    clusterName="hosted-mcp",
-    vpcId="vpc-0abc1234def567890",
-    subnetIds=("subnet-0aaa1111bbbb22223", "subnet-0ccc3333dddd44445"),
-    taskSecurityGroupId="sg-0123456789abcdef0",
-    listenerArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hmcp/50dc6c495c0c9188/f2f7dc8efc522ab2",
-    stdioImage="public.ecr.aws/hosted-mcp/stdio-base:1",
-    httpImage="public.ecr.aws/docker/library/python:3.13-slim",
+from hosted_mcp.models.domain import PendingChange
+from hosted_mcp.models.fields import ServerStatus
+from tests.support.server_stacks import (
+    EXECUTION_ROLE,
+    PLATFORM,
+    SCALING,
+    SOURCES,
+    STATES,
+    TASK_ROLE,
+    a_record,
+    a_spec,
+    templates_of,
 )
-EXECUTION_ROLE = "arn:aws:iam::123456789012:role/custom-execution"
-TASK_ROLE = "arn:aws:iam::123456789012:role/custom-task"
-
-
-def a_spec(**overrides: Any) -> ServerSpec:
-    server_type = overrides.get("serverType", "stdio")
-    values: dict[str, Any] = {
-        "name": "docs-mcp-workbench",
-        "serverType": server_type,
-        "startCommand": "python main.py --root 'my dir'",
-        "port": 8080 if server_type == "stdio" else 8000,
-        "environment": {"LOG_LEVEL": "info"},
-    }
-    return ServerSpec.model_validate(values | overrides)
-
-
-def a_record(
-    spec: ServerSpec | None = None, *, server_id: str = "3f5a9c0e1b2d4f6a8c0e1b2d4f6a8c0e", **changes: Any
-) -> ServerRecord:
-    spec = spec or a_spec()
-    record = ServerRecord(
-        id=server_id,
-        normalizedName=normalize_name(spec.name),
-        spec=spec,
-        status=ServerStatus.CREATING,
-        owner="alice",
-        createdAt=NOW,
-        updatedAt=NOW,
-    )
-    return record.evolve(**changes)
 
 
 def container(template: dict[str, Any], name: str) -> dict[str, Any]:
@@ -125,16 +91,16 @@ def test_a_free_listener_priority_skips_taken_ones_and_is_stable() -> None:
 # -- the container ----------------------------------------------------------------------------------------------
 
 
-def test_stdio_is_wrapped_by_mcp_proxy_with_the_environment_and_no_shell() -> None:
+def test_stdio_is_wrapped_by_our_bridge_with_the_environment_and_no_shell() -> None:
     template = server_stack_template(a_record(), PLATFORM)
     server = container(template, SERVER_CONTAINER)
     argv = server["EntryPoint"] + server["Command"]
     assert argv == [
-        "mcp-proxy", "--pass-environment", "--port", "8080", "--host", "0.0.0.0",
+        "hosted-mcp-bridge", "--host", "0.0.0.0", "--port", "8080",
         "--", "python", "main.py", "--root", "my dir",
     ]  # fmt: skip
     assert "--allow-origin" not in argv
-    assert server["Image"] == PLATFORM.stdioImage
+    assert server["Image"] == {"Ref": "StdioImage"}
     assert server["PortMappings"] == [{"ContainerPort": 8080, "Protocol": "tcp"}]
     assert server["Environment"] == [{"Name": "LOG_LEVEL", "Value": "info"}]
 
@@ -155,7 +121,7 @@ def test_artifacts_are_synced_into_app_server_before_the_start_command() -> None
     assert sync["Command"][-2:] == ["s3://hosting-bucket/servers/docs-mcp", "/opt/hosted-mcp/artifacts"]
     assert server["DependsOn"] == [{"ContainerName": "artifacts", "Condition": "SUCCESS"}]
     assert "cp -a /opt/hosted-mcp/artifacts/. /app/server/" in server["EntryPoint"][2]
-    assert server["Command"][:2] == ["mcp-proxy", "--pass-environment"]
+    assert server["Command"][:2] == ["hosted-mcp-bridge", "--host"]
     assert server["WorkingDirectory"] == "/app/server"
 
 
@@ -247,6 +213,56 @@ def test_stop_is_desired_zero_and_scaling_zero_and_start_restores_it() -> None:
     ) == (2, 5)
 
 
+@pytest.mark.parametrize(
+    ("status", "enabled", "count"),
+    [
+        (ServerStatus.CREATING, True, 3),
+        (ServerStatus.STARTING, True, 3),
+        (ServerStatus.STOPPING, False, 0),
+        (ServerStatus.UPDATING, True, None),
+        (ServerStatus.UPDATING, False, None),
+    ],
+)
+def test_the_desired_count_is_written_only_where_it_must_be(
+    status: ServerStatus, enabled: bool, count: int | None
+) -> None:
+    # Given a server scaling between 3 and 8 tasks, driven to `status`
+    spec = a_spec(autoScalingConfig={"minCapacity": 3, "maxCapacity": 8})
+    record = a_record(spec, status=status, pending=PendingChange(spec=spec, enabled=enabled, returnStatus="InService"))
+    # When its template is synthesized
+    service = server_stack_template(record, PLATFORM)["Resources"]["Service"]["Properties"]
+    # Then creation, stop and start set the count; an update leaves what autoscaling chose
+    assert service.get("DesiredCount") == count
+
+
+def test_platform_values_are_read_from_the_platforms_ssm_parameters_at_deploy_time() -> None:
+    # Given a server of each kind of image source
+    for spec in (a_spec(), a_spec(serverType="http", s3Path="bucket-a/x"), a_spec(image="ghcr.io/acme/tools:2")):
+        template = server_stack_template(a_record(spec), PLATFORM)
+        parameters = template["Parameters"]
+        # Then every platform value is an SSM parameter under the platform's path, and none is written literally
+        ssm = {k: v for k, v in parameters.items() if k != "ListenerRulePriority"}
+        assert all(p["Type"].startswith("AWS::SSM::Parameter::Value<") for p in ssm.values())
+        assert all(p["Default"].startswith("/hosted-mcp/server-stacks/") for p in ssm.values())
+        assert "listener/app" not in json.dumps(template["Resources"])
+        # And every parameter is used (a server with its own image reads no base image but the health sidecar's)
+        body = json.dumps(template["Resources"])
+        for name in parameters:
+            assert f'"Ref": "{name}"' in body or f"${{{name}}}" in body, name
+
+
+def test_generated_roles_carry_the_platforms_permissions_boundary() -> None:
+    boundary = "arn:aws:iam::123456789012:policy/hosted-mcp-boundary"
+    platform = PLATFORM.model_copy(update={"permissionsBoundaryArn": boundary})
+    resources = server_stack_template(a_record(), platform)["Resources"]
+    assert resources["TaskRole"]["Properties"]["PermissionsBoundary"] == boundary
+    assert resources["ExecutionRole"]["Properties"]["PermissionsBoundary"] == boundary
+    unbounded = PLATFORM.model_copy(update={"permissionsBoundaryArn": None})
+    assert (
+        "PermissionsBoundary" not in server_stack_template(a_record(), unbounded)["Resources"]["TaskRole"]["Properties"]
+    )
+
+
 def test_an_update_synthesizes_the_pending_configuration() -> None:
     old = a_spec()
     new = a_spec(environment={"LOG_LEVEL": "debug"})
@@ -277,28 +293,6 @@ def test_cpu_target_tracking_and_an_optional_custom_metric() -> None:
 
 
 # -- cfn-lint over the matrix ------------------------------------------------------------------------------------
-
-SOURCES = {
-    "image": {"image": "ghcr.io/acme/tools:2"},
-    "artifacts": {"s3Path": "hosting-bucket/servers/x/"},
-    "both": {"image": "ghcr.io/acme/tools:2", "s3Path": "s3://hosting-bucket/servers/x"},
-    "neither": {},
-}
-SCALING = {
-    "single": {"autoScalingConfig": {"minCapacity": 1, "maxCapacity": 1}},
-    "cpu": {"autoScalingConfig": {"minCapacity": 2, "maxCapacity": 6, "targetValue": 60, "cooldown": 120}},
-    "custom": {
-        "autoScalingConfig": {
-            "minCapacity": 1,
-            "maxCapacity": 3,
-            "metricName": "Sessions",
-            "targetValue": 10,
-            "duration": 45,
-        }
-    },
-    "roles": {"taskExecutionRoleArn": EXECUTION_ROLE, "taskRoleArn": TASK_ROLE, "cpu": 4096, "memoryLimitMiB": 30720},
-}
-STATES = {"running": True, "stopped": False}
 
 
 def _combined(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -337,19 +331,10 @@ def _combined(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return combined
 
 
-def _variants(server_type: str) -> dict[str, dict[str, Any]]:
-    variants = {}
-    for source, scaling, state in itertools.product(SOURCES, SCALING, STATES):
-        spec = a_spec(serverType=server_type, **SOURCES[source], **SCALING[scaling])
-        prefix = f"{source.title()}{scaling.title()}{state.title()}"
-        variants[prefix] = server_stack_template(a_record(spec), PLATFORM, enabled=STATES[state])
-    return variants
-
-
 @pytest.mark.parametrize("server_type", ["stdio", "http", "sse"])
 def test_every_synthesized_template_is_cfn_lint_clean(server_type: str) -> None:
     # Given every source (image/artifacts/both/neither) x scaling variant x running/stopped of one server type
-    variants = _variants(server_type)
+    variants = templates_of(server_type)
     assert len(variants) == len(SOURCES) * len(SCALING) * len(STATES)
     # When cfn-lint checks them all, Then it finds nothing
     assert lint(_combined(variants)) == []

@@ -9,7 +9,6 @@ the stack's events (the stack-level reason of a rollback is rarely the cause).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -23,9 +22,9 @@ from hosted_mcp.adapters.stack_template import (
     StackPlatform,
     free_listener_priority,
     server_id_of,
-    server_stack_template,
     stack_name,
     stack_tags,
+    template_body,
 )
 from hosted_mcp.errors import DeploymentRejected
 from hosted_mcp.lifecycle import Outcome
@@ -160,7 +159,7 @@ class CloudFormationBackend(DeploymentBackend):
 
     def _common(self, record: ServerRecord) -> dict[str, Any]:
         params: dict[str, Any] = {
-            "TemplateBody": json.dumps(server_stack_template(record, self._platform), separators=(",", ":")),
+            "TemplateBody": template_body(record, self._platform),
             "Capabilities": ["CAPABILITY_IAM"],
             "Tags": stack_tags(self.prefix, record),
         }

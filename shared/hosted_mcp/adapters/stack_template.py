@@ -2,15 +2,20 @@
 
 A server's stack holds only what is per server: log group, roles (when not given), task definition, ECS service,
 target group + listener rule on the platform's shared internal ALB, and autoscaling. The shared pieces (cluster,
-ALB, listener, VPC link, security groups) live in the platform stack and arrive here as `StackPlatform`.
+ALB, listener, VPC link, security groups, images) live in the platform stack, which publishes them as SSM
+parameters under one path; a server's template names those parameters (SSM parameter types), so CloudFormation
+reads the platform's current values at every create and update of the stack, and re-applying a server after the
+platform changed is enough to follow it.
 
 Stop and start are stack updates of the same template with `enabled` false/true (desired count 0 and scaling
-0/0; restored), so nothing is ever changed outside CloudFormation.
+0/0; restored), so nothing is ever changed outside CloudFormation. The desired count is written only where it must
+be (creation, stop, start): a plain update leaves the count autoscaling chose.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shlex
 from typing import Any
@@ -19,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hosted_mcp.endpoints import route_prefix, upstream_path
 from hosted_mcp.models.domain import ServerRecord, ServerSpec
-from hosted_mcp.models.fields import ServerType
+from hosted_mcp.models.fields import ServerStatus, ServerType
 
 MAX_STACK_NAME = 128
 ARTIFACTS_MOUNT = "/opt/hosted-mcp/artifacts"
@@ -28,6 +33,8 @@ SERVER_CONTAINER = "server"
 ARTIFACTS_CONTAINER = "artifacts"
 HEALTH_CONTAINER = "mcp-health"
 CUSTOM_METRIC_NAMESPACE = "HostedMcp/Servers"
+# How a stdio server is served over HTTP: images/stdio-base/Dockerfile's entry point, the port appended.
+STDIO_BRIDGE = ("hosted-mcp-bridge", "--host", "0.0.0.0", "--port")  # noqa: S104 - the task's own interface
 DEFAULT_CPU_TARGET = 70.0
 PRIORITY_PARAMETER = "ListenerRulePriority"
 MAX_LISTENER_PRIORITY = 50000
@@ -58,24 +65,39 @@ sys.exit(0 if ok else 1)
 """.strip()
 
 
+SSM_STRING = "AWS::SSM::Parameter::Value<String>"
+# What a server's stack reads from the platform: template parameter -> (SSM parameter under the platform's path, type).
+PLATFORM_PARAMETERS: dict[str, tuple[str, str]] = {
+    "ClusterName": ("cluster-name", SSM_STRING),
+    "VpcId": ("vpc-id", "AWS::SSM::Parameter::Value<AWS::EC2::VPC::Id>"),
+    "SubnetIds": ("subnet-ids", "AWS::SSM::Parameter::Value<List<AWS::EC2::Subnet::Id>>"),
+    "TaskSecurityGroupId": ("task-security-group-id", "AWS::SSM::Parameter::Value<AWS::EC2::SecurityGroup::Id>"),
+    "ListenerArn": ("listener-arn", SSM_STRING),
+    "LogRetentionDays": ("log-retention-days", SSM_STRING),
+    "StdioImage": ("stdio-image", SSM_STRING),
+    "HttpImage": ("http-image", SSM_STRING),
+    "ArtifactSyncImage": ("artifact-sync-image", SSM_STRING),
+}
+
+
 class StackPlatform(BaseModel):
-    """What the platform stack shares with every server's stack (from the functions' environment)."""
+    """What the platform shares with every server's stack. Network, cluster, listener, images and log retention are
+    read by the stack itself from SSM under `parameterPrefix`; the rest is written into the template."""
 
     model_config = ConfigDict(frozen=True)
 
     stackPrefix: str = Field("hmcp", pattern=_PREFIX.pattern)
-    clusterName: str
-    vpcId: str
-    subnetIds: tuple[str, ...] = Field(min_length=1)
-    taskSecurityGroupId: str
-    listenerArn: str
-    stdioImage: str = Field(description="Base image for stdio servers: has mcp-proxy, Python and Node.")
-    httpImage: str = Field(description="Base image for HTTP/SSE servers without an image of their own.")
-    artifactSyncImage: str = "public.ecr.aws/aws-cli/aws-cli:2.27.0"
-    healthCheckImage: str | None = Field(None, description="Image of the MCP health sidecar (needs python3).")
-    logRetentionDays: int = 30
+    parameterPrefix: str = Field(
+        pattern=r"^/[A-Za-z0-9_.\-/]{1,900}[^/]$",
+        description="SSM path the platform publishes server-stack values under (`/<platform stack>/server-stacks`).",
+    )
+    listenerArn: str = Field(description="The shared listener (the deploy function looks for a free rule priority).")
     rolePath: str = "/hosted-mcp/"
+    permissionsBoundaryArn: str | None = Field(None, description="Applied to every role a server's stack creates.")
     cpuArchitecture: str = "X86_64"
+
+    def parameter_name(self, logical_id: str) -> str:
+        return f"{self.parameterPrefix}/{PLATFORM_PARAMETERS[logical_id][0]}"
 
 
 # -- names -------------------------------------------------------------------------------------------------------
@@ -144,11 +166,11 @@ def artifact_location(s3_path: str) -> tuple[str, str]:
 
 
 def server_command(spec: ServerSpec) -> list[str]:
-    """argv of the server process. stdio is wrapped by mcp-proxy, the environment passed through, the command after
-    `--`; no shell interprets the start command and no `--allow-origin` is granted."""
+    """argv of the server process. stdio is wrapped by our bridge (the stdio base image's entry point; it passes the
+    environment to the command after `--`); no shell interprets the start command."""
     argv = shlex.split(spec.startCommand)
     if spec.serverType is ServerType.STDIO:
-        return ["mcp-proxy", "--pass-environment", "--port", str(spec.port), "--host", "0.0.0.0", "--", *argv]  # noqa: S104
+        return [*STDIO_BRIDGE, str(spec.port), "--", *argv]
     return argv
 
 
@@ -183,9 +205,17 @@ def _user_health_command(spec: ServerSpec) -> list[str] | None:
     return command if command[0] in ("CMD", "CMD-SHELL") else ["CMD", *command]
 
 
-def _containers(spec: ServerSpec, platform: StackPlatform) -> list[dict[str, Any]]:
+def base_image_parameter(spec: ServerSpec) -> str | None:
+    """The platform image a server without an image of its own runs in (a template parameter), or None."""
+    if spec.image:
+        return None
+    return "StdioImage" if spec.serverType is ServerType.STDIO else "HttpImage"
+
+
+def _containers(spec: ServerSpec) -> list[dict[str, Any]]:
     argv = server_command(spec)
-    image = spec.image or (platform.stdioImage if spec.serverType is ServerType.STDIO else platform.httpImage)
+    base = base_image_parameter(spec)
+    image: Any = {"Ref": base} if base else spec.image
     server: dict[str, Any] = {
         "Name": SERVER_CONTAINER,
         "Image": image,
@@ -203,7 +233,7 @@ def _containers(spec: ServerSpec, platform: StackPlatform) -> list[dict[str, Any
         containers.append(
             {
                 "Name": ARTIFACTS_CONTAINER,
-                "Image": platform.artifactSyncImage,
+                "Image": {"Ref": "ArtifactSyncImage"},
                 "Essential": False,
                 "EntryPoint": ["aws"],
                 "Command": ["s3", "sync", "--only-show-errors", source, ARTIFACTS_MOUNT],
@@ -231,7 +261,7 @@ def _containers(spec: ServerSpec, platform: StackPlatform) -> list[dict[str, Any
     containers.append(
         {
             "Name": HEALTH_CONTAINER,
-            "Image": platform.healthCheckImage or platform.stdioImage,
+            "Image": {"Ref": "StdioImage"},  # has python3: runs the MCP health script
             "Essential": True,
             "EntryPoint": ["python3", "-c", "import time\nwhile True: time.sleep(3600)"],
             "HealthCheck": _health_check(
@@ -261,21 +291,23 @@ def _ecs_tasks_trust() -> dict[str, Any]:
     }
 
 
+def _role_properties(platform: StackPlatform) -> dict[str, Any]:
+    properties: dict[str, Any] = {"Path": platform.rolePath, "AssumeRolePolicyDocument": _ecs_tasks_trust()}
+    if platform.permissionsBoundaryArn:
+        properties["PermissionsBoundary"] = platform.permissionsBoundaryArn
+    return properties
+
+
 def _execution_role(platform: StackPlatform) -> dict[str, Any]:
-    return {
-        "Type": "AWS::IAM::Role",
-        "Properties": {
-            "Path": platform.rolePath,
-            "AssumeRolePolicyDocument": _ecs_tasks_trust(),
-            "ManagedPolicyArns": [
-                {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}
-            ],
-        },
-    }
+    properties = _role_properties(platform)
+    properties["ManagedPolicyArns"] = [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}
+    ]
+    return {"Type": "AWS::IAM::Role", "Properties": properties}
 
 
 def _task_role(spec: ServerSpec, platform: StackPlatform) -> dict[str, Any]:
-    properties: dict[str, Any] = {"Path": platform.rolePath, "AssumeRolePolicyDocument": _ecs_tasks_trust()}
+    properties = _role_properties(platform)
     if spec.s3Path:
         bucket, prefix = artifact_location(spec.s3Path)
         objects = f"{prefix}/*" if prefix else "*"
@@ -399,6 +431,30 @@ def _custom_metric_scaling(record: ServerRecord, spec: ServerSpec) -> dict[str, 
 # -- the template -----------------------------------------------------------------------------------------------
 
 
+def desired_count(record: ServerRecord, spec: ServerSpec, enabled: bool) -> int | None:
+    """The service's desired count where it must be written, else None (left out of the template).
+
+    Creation starts `minCapacity` tasks, stop takes the service to 0 and start brings `minCapacity` back; any other
+    update leaves the count out, so ECS keeps what autoscaling chose instead of resetting a scaled-out service.
+    """
+    if record.status in (ServerStatus.CREATING, ServerStatus.STOPPING, ServerStatus.STARTING):
+        return spec.autoScalingConfig.minCapacity if enabled else 0
+    return None
+
+
+def _platform_parameters(spec: ServerSpec, platform: StackPlatform) -> dict[str, Any]:
+    used = ["ClusterName", "VpcId", "SubnetIds", "TaskSecurityGroupId", "ListenerArn", "LogRetentionDays", "StdioImage"]
+    base = base_image_parameter(spec)
+    if base and base not in used:
+        used.append(base)
+    if spec.s3Path:
+        used.append("ArtifactSyncImage")
+    return {
+        logical_id: {"Type": PLATFORM_PARAMETERS[logical_id][1], "Default": platform.parameter_name(logical_id)}
+        for logical_id in used
+    }
+
+
 def server_stack_template(
     record: ServerRecord, platform: StackPlatform, *, spec: ServerSpec | None = None, enabled: bool | None = None
 ) -> dict[str, Any]:
@@ -407,17 +463,47 @@ def server_stack_template(
     enabled = record.desired_enabled if enabled is None else enabled
     health = spec.loadBalancerConfig.healthCheckConfig
     prefix = route_prefix(record.normalizedName)
+    service: dict[str, Any] = {
+        "Cluster": {"Ref": "ClusterName"},
+        "LaunchType": "FARGATE",
+        "TaskDefinition": {"Ref": "TaskDefinition"},
+        "DeploymentConfiguration": {
+            "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+            "MinimumHealthyPercent": 100,
+            "MaximumPercent": 200,
+        },
+        "HealthCheckGracePeriodSeconds": max(60, spec.containerHealthCheckConfig.startPeriod * 2),
+        "NetworkConfiguration": {
+            "AwsvpcConfiguration": {
+                "AssignPublicIp": "DISABLED",
+                "Subnets": {"Ref": "SubnetIds"},
+                "SecurityGroups": [{"Ref": "TaskSecurityGroupId"}],
+            }
+        },
+        "LoadBalancers": [
+            {
+                "ContainerName": SERVER_CONTAINER,
+                "ContainerPort": spec.port,
+                "TargetGroupArn": {"Ref": "TargetGroup"},
+            }
+        ],
+        "PropagateTags": "SERVICE",
+        "EnableECSManagedTags": True,
+    }
+    count = desired_count(record, spec, enabled)
+    if count is not None:
+        service["DesiredCount"] = count
     resources: dict[str, Any] = {
         "LogGroup": {
             "Type": "AWS::Logs::LogGroup",
             "DeletionPolicy": "Delete",
             "UpdateReplacePolicy": "Delete",
-            "Properties": {"RetentionInDays": platform.logRetentionDays},
+            "Properties": {"RetentionInDays": {"Ref": "LogRetentionDays"}},
         },
         "TargetGroup": {
             "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
             "Properties": {
-                "VpcId": platform.vpcId,
+                "VpcId": {"Ref": "VpcId"},
                 "TargetType": "ip",
                 "Protocol": "HTTP",
                 "Port": spec.port,
@@ -437,7 +523,7 @@ def server_stack_template(
         "ListenerRule": {
             "Type": "AWS::ElasticLoadBalancingV2::ListenerRule",
             "Properties": {
-                "ListenerArn": platform.listenerArn,
+                "ListenerArn": {"Ref": "ListenerArn"},
                 "Priority": {"Ref": PRIORITY_PARAMETER},
                 "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": [f"{prefix}/*"]}}],
                 "Transforms": [
@@ -460,42 +546,11 @@ def server_stack_template(
                 "RuntimePlatform": {"OperatingSystemFamily": "LINUX", "CpuArchitecture": platform.cpuArchitecture},
                 "ExecutionRoleArn": spec.taskExecutionRoleArn or {"Fn::GetAtt": ["ExecutionRole", "Arn"]},
                 "TaskRoleArn": spec.taskRoleArn or {"Fn::GetAtt": ["TaskRole", "Arn"]},
-                "ContainerDefinitions": _containers(spec, platform),
+                "ContainerDefinitions": _containers(spec),
                 "Volumes": [{"Name": "artifacts"}] if spec.s3Path else [],
             },
         },
-        "Service": {
-            "Type": "AWS::ECS::Service",
-            "DependsOn": ["ListenerRule"],
-            "Properties": {
-                "Cluster": {"Ref": "ClusterName"},
-                "LaunchType": "FARGATE",
-                "TaskDefinition": {"Ref": "TaskDefinition"},
-                "DesiredCount": spec.autoScalingConfig.minCapacity if enabled else 0,
-                "DeploymentConfiguration": {
-                    "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
-                    "MinimumHealthyPercent": 100,
-                    "MaximumPercent": 200,
-                },
-                "HealthCheckGracePeriodSeconds": max(60, spec.containerHealthCheckConfig.startPeriod * 2),
-                "NetworkConfiguration": {
-                    "AwsvpcConfiguration": {
-                        "AssignPublicIp": "DISABLED",
-                        "Subnets": list(platform.subnetIds),
-                        "SecurityGroups": [platform.taskSecurityGroupId],
-                    }
-                },
-                "LoadBalancers": [
-                    {
-                        "ContainerName": SERVER_CONTAINER,
-                        "ContainerPort": spec.port,
-                        "TargetGroupArn": {"Ref": "TargetGroup"},
-                    }
-                ],
-                "PropagateTags": "SERVICE",
-                "EnableECSManagedTags": True,
-            },
-        },
+        "Service": {"Type": "AWS::ECS::Service", "DependsOn": ["ListenerRule"], "Properties": service},
     }
     if not spec.taskExecutionRoleArn:
         resources["ExecutionRole"] = _execution_role(platform)
@@ -506,7 +561,7 @@ def server_stack_template(
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"Hosted MCP server {record.normalizedName or record.id} ({record.id})",
         "Parameters": {
-            "ClusterName": {"Type": "String", "Default": platform.clusterName},
+            **_platform_parameters(spec, platform),
             PRIORITY_PARAMETER: {"Type": "Number", "MinValue": 1, "MaxValue": MAX_LISTENER_PRIORITY},
         },
         "Resources": resources,
@@ -516,3 +571,8 @@ def server_stack_template(
             "RoutePrefix": {"Value": prefix},
         },
     }
+
+
+def template_body(record: ServerRecord, platform: StackPlatform) -> str:
+    """The TemplateBody sent to CloudFormation (compact JSON: what the 51,200-byte limit counts)."""
+    return json.dumps(server_stack_template(record, platform), separators=(",", ":"))

@@ -191,7 +191,22 @@ class Authenticator:
             raise Unauthorized("Invalid token") from error
         if settings.audience_claim == "client_id" and claims.get("client_id") not in settings.audience:
             raise Unauthorized("Invalid token")
+        self._check_lifetime(claims)
         return claims
+
+    def _check_lifetime(self, claims: Mapping[str, Any]) -> None:
+        """A token lives at most `max_token_lifetime_seconds` from when it was issued, and was not issued in the
+        future: a self-signed token valid for years is refused however good its signature."""
+        settings = self.settings
+        issued_at, expires = claims.get("iat"), claims.get("exp")
+        if not isinstance(issued_at, int | float) or not isinstance(expires, int | float):
+            raise Unauthorized("Invalid token")
+        if issued_at > self.clock().timestamp() + settings.clock_skew_seconds:
+            logger.info("token rejected", reason="issued in the future")
+            raise Unauthorized("Invalid token")
+        if expires - issued_at > settings.max_token_lifetime_seconds:
+            logger.info("token rejected", reason="lifetime above the cap")
+            raise Unauthorized("Invalid token: lifetime exceeds what this platform accepts")
 
     def _verifier(self, kid: str, alg: str, jwk: dict[str, Any]) -> Any:
         """The public key object for a JWK, parsed once per key (the key set decides which kids exist)."""

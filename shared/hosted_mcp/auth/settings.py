@@ -39,6 +39,12 @@ class AuthSettings(BaseModel):
     api_key_required: bool = Field(False, description="Every request must also present a valid API key (X-Api-Key).")
     api_keys_enabled: bool = Field(True, description="Accept platform-issued API keys as credentials.")
     clock_skew_seconds: int = Field(60, ge=0, le=300)
+    max_token_lifetime_seconds: int = Field(
+        7 * 24 * 3600,
+        ge=60,
+        le=30 * 24 * 3600,
+        description="Longest `exp - iat` a token may have (the issuer's own cap may be shorter: Cognito's is a day).",
+    )
     max_token_bytes: int = Field(8192, ge=512, le=65536)
     jwks_min_refresh_seconds: float = Field(60.0, ge=0, description="Unknown `kid`s refetch keys this rarely.")
     jwks_max_age_seconds: float = Field(3600.0, gt=0, description="Keys older than this are fetched again.")

@@ -14,6 +14,7 @@ from hosted_mcp.logic.transitions import move, request_token
 from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
 from hosted_mcp.models.domain import AuditEntry, Caller, PendingChange, ServerRecord, ServerSpec
 from hosted_mcp.models.fields import ServerStatus, normalize_name
+from hosted_mcp.models.limits import spec_problems
 from hosted_mcp.ports import Page, ServerStore
 
 MAX_PAGE_SIZE = 100
@@ -112,6 +113,10 @@ def _apply(spec: ServerSpec, request: UpdateServerRequest) -> ServerSpec:
         return spec
     dumped = {k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in changes.items()}
     try:
-        return ServerSpec.model_validate(spec.model_dump() | dumped)
+        changed = ServerSpec.model_validate(spec.model_dump() | dumped)
     except ValidationError as exc:
         raise invalid_request_from(exc) from exc
+    problems = spec_problems(changed)
+    if problems:
+        raise InvalidRequest(problems)
+    return changed

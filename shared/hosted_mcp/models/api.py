@@ -24,7 +24,6 @@ from hosted_mcp.models.fields import (
     DEFAULT_MEMORY_MIB,
     ArtifactPath,
     Cpu,
-    Description,
     EnvName,
     EnvValue,
     GroupName,
@@ -32,13 +31,13 @@ from hosted_mcp.models.fields import (
     MemoryMiB,
     Port,
     RoleArn,
-    ServerName,
     ServerStatus,
     ServerType,
     StartCommand,
     normalize_groups,
     normalize_name,
 )
+from hosted_mcp.models.limits import AsciiName, PlainDescription, spec_problems
 
 # Fields a client may read but never set. Named so a rejected body can say why.
 READ_ONLY_FIELDS = frozenset(
@@ -70,8 +69,8 @@ class CreateServerRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="HostedMcpServerModel", defer_build=True)
 
-    name: ServerName
-    description: Description | None = None
+    name: AsciiName
+    description: PlainDescription | None = None
     serverType: ServerType
     startCommand: StartCommand
     s3Path: ArtifactPath | None = None
@@ -93,6 +92,9 @@ class CreateServerRequest(BaseModel):
         if not normalize_name(self.name):
             raise rule_error("name", "name must contain at least one letter or digit")
         check_sizes_and_port(self.serverType, self.cpu, self.memoryLimitMiB, self.port)
+        problems = spec_problems(self.to_spec())
+        if problems:
+            raise rule_error(problems[0].field, problems[0].message)
         return self
 
     def to_spec(self) -> ServerSpec:
@@ -110,7 +112,7 @@ class UpdateServerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", title="UpdateHostedMcpServerRequest", defer_build=True)
 
     enabled: bool | None = Field(None, description="false stops a running server, true starts a stopped one.")
-    description: Description | None = None
+    description: PlainDescription | None = None
     autoScalingConfig: AutoScalingConfig | None = None
     environment: dict[EnvName, EnvValue] | None = None
     loadBalancerConfig: LoadBalancerConfig | None = None

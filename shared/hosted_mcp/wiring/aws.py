@@ -98,7 +98,10 @@ def api_key_store() -> ApiKeyStore | None:
 @factory
 def api_services() -> ApiServices:
     from hosted_mcp.api.services import ApiServices
+    from hosted_mcp.models.limits import configure_platform_limits
 
+    # Request models check them while validating a body: set once, before the first request is resolved.
+    configure_platform_limits(settings().limits())
     return ApiServices(store=server_store(), base_url=settings().api_base_url, api_keys=api_key_store())
 
 
@@ -124,20 +127,13 @@ def stack_platform() -> StackPlatform:
     from hosted_mcp.adapters.stack_template import StackPlatform
 
     conf = settings()
-    conf.require("cluster_name", "vpc_id", "subnet_ids", "task_security_group_id", "listener_arn", "stdio_image")
-    optional = {"artifactSyncImage": conf.artifact_sync_image} if conf.artifact_sync_image else {}
+    conf.require("server_stack_parameters", "listener_arn")
     return StackPlatform(
         stackPrefix=conf.stack_prefix,
-        clusterName=conf.cluster_name,
-        vpcId=conf.vpc_id,
-        subnetIds=tuple(s.strip() for s in conf.subnet_ids.split(",") if s.strip()),
-        taskSecurityGroupId=conf.task_security_group_id,
+        parameterPrefix=conf.server_stack_parameters,
         listenerArn=conf.listener_arn,
-        stdioImage=conf.stdio_image,
-        httpImage=conf.http_image or conf.stdio_image,
-        logRetentionDays=conf.server_log_retention_days,
         rolePath=conf.server_role_path,
-        **optional,
+        permissionsBoundaryArn=conf.permissions_boundary_arn or None,
     )
 
 

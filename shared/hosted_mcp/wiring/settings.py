@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hosted_mcp.auth.settings import AuthSettings
+from hosted_mcp.models.limits import PlatformLimits
 
 AUTH_PREFIX = "AUTH_"
 AUTH_LIST_FIELDS = frozenset({"audience", "algorithms", "username_claim"})
@@ -34,17 +35,13 @@ class PlatformSettings(BaseModel):
     api_keys_table_name: str | None = Field(None, alias="API_KEYS_TABLE_NAME")
     # the reactions: where servers' stacks go and where news goes
     stack_prefix: str = Field("hmcp", alias="STACK_PREFIX")
-    cluster_name: str = Field("", alias="ECS_CLUSTER_NAME")
-    vpc_id: str = Field("", alias="VPC_ID")
-    subnet_ids: str = Field("", alias="SUBNET_IDS", description="Comma-separated.")
-    task_security_group_id: str = Field("", alias="TASK_SECURITY_GROUP_ID")
+    server_stack_parameters: str = Field(
+        "", alias="SERVER_STACK_PARAMETERS", description="SSM path of what server stacks read from the platform."
+    )
     listener_arn: str = Field("", alias="LISTENER_ARN")
-    stdio_image: str = Field("", alias="STDIO_BASE_IMAGE")
-    http_image: str = Field("", alias="HTTP_BASE_IMAGE")
-    artifact_sync_image: str | None = Field(None, alias="ARTIFACT_SYNC_IMAGE")
-    server_log_retention_days: int = Field(30, alias="SERVER_LOG_RETENTION_DAYS")
     deployment_role_arn: str | None = Field(None, alias="DEPLOYMENT_ROLE_ARN")
     server_role_path: str = Field("/hosted-mcp/", alias="SERVER_ROLE_PATH")
+    permissions_boundary_arn: str | None = Field(None, alias="PERMISSIONS_BOUNDARY_ARN")
     status_bus_name: str = Field("", alias="STATUS_BUS_NAME")
     connections_table_name: str | None = Field(None, alias="CONNECTIONS_TABLE_NAME")
     data_plane_url: str = Field("", alias="DATA_PLANE_URL", description="The internal ALB, for readiness probes.")
@@ -67,6 +64,11 @@ class PlatformSettings(BaseModel):
         if missing:
             aliases = ", ".join(str(type(self).model_fields[n].alias) for n in missing)
             raise SettingsError(f"missing environment variables: {aliases}")
+
+    def limits(self) -> PlatformLimits:
+        """Limits that depend on how the platform was deployed: task roles a client names live under its path."""
+        path = self.server_role_path if self.server_role_path.endswith("/") else self.server_role_path + "/"
+        return PlatformLimits(role_path=path)
 
     def auth(self) -> AuthSettings:
         """The authentication settings from the `AUTH_*` variables."""

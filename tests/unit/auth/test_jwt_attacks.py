@@ -256,3 +256,36 @@ def test_every_attack_of_the_shared_catalogue_is_rejected(
 ) -> None:
     # The catalogue the local gateway's end-to-end suite sends over HTTP: the same attacks, rejected here too
     assert_rejected(authenticator, attack.build(idp, attacker, ADMIN_GROUP))
+
+
+# -- lifetime: capped when verifying, not only when minting -------------------------------------------------------
+
+TEN_YEARS = 10 * 365 * 24 * 3600
+
+
+def test_a_validly_signed_token_living_ten_years_is_rejected(authenticator: Authenticator, idp: TestIdp) -> None:
+    # Given a token signed with the issuer's real key, issued now and valid for ten years
+    now = int(time.time())
+    token = idp.mint("mallory", ["admins"], iat=now, nbf=now, exp=now + TEN_YEARS)
+    # Then it is rejected, and says why
+    assert "lifetime" in assert_rejected(authenticator, token).message
+
+
+def test_a_token_issued_in_the_future_cannot_shorten_its_lifetime(authenticator: Authenticator, idp: TestIdp) -> None:
+    # Given a token whose iat is pushed years ahead so exp - iat looks short
+    now = int(time.time())
+    token = idp.mint("mallory", ["admins"], iat=now + TEN_YEARS - 600, nbf=now, exp=now + TEN_YEARS)
+    assert_rejected(authenticator, token)
+
+
+@pytest.mark.parametrize(("lifetime", "accepted"), [(3600, True), (86400, True), (86400 + 1, False)])
+def test_the_lifetime_cap_is_a_setting(make_authenticator: Any, idp: TestIdp, lifetime: int, accepted: bool) -> None:
+    # Given a platform that accepts tokens living at most a day (AWS's default, Cognito's own cap)
+    authenticator = make_authenticator(max_token_lifetime_seconds=86400)
+    now = int(time.time())
+    token = idp.mint("bob", ["finance"], iat=now, nbf=now, exp=now + lifetime)
+    # Then a token lives up to the cap and not a second more
+    if accepted:
+        assert authenticator.authenticate(bearer(token)).username == "bob"
+    else:
+        assert_rejected(authenticator, token)
