@@ -291,7 +291,8 @@ class BridgeApp:
         _watch_soon(receive, outlet, watcher)
         try:
             await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *extra]})
-            await send({"type": "http.response.body", "body": b": stream open\n\n", "more_body": True})
+            opening = outlet.take_now() or b": stream open\n\n"  # the HTTP+SSE endpoint event, else a comment
+            await send({"type": "http.response.body", "body": opening, "more_body": True})
             await self._rest(outlet, send)
         finally:
             for task in watcher:

@@ -133,6 +133,12 @@ class Outlet:
         self.size = 0
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
+    def take_now(self) -> bytes:
+        """Whatever is queued, without waiting (may be empty)."""
+        chunks, self.chunks = self.chunks, []
+        self.size = 0
+        return b"".join(chunks)
+
     async def settled(self) -> list[bytes]:
         """A JSON outlet's answers, each on its own, once every request it carries is answered (or it ended)."""
         while not (self.finished or self.broken or self.gone):

@@ -15,15 +15,17 @@ What the wire says exactly, the bridge routes exactly:
 
 What the wire does not say, stdio does not carry: a logging notification or a server→client request
 (`sampling/createMessage`, `elicitation/create`, `roots/list`) names no request it belongs to. The rule:
-- it belongs to the session that has requests in flight, and travels on the stream of that session's most
-  recent request still open (else on its standalone stream). A server→client request only goes to a session
-  whose client declared the capability it needs; `ping` is answered by the bridge, the child's peer on stdio.
-- With no request in flight anywhere, a logging notification goes to every session (it is about the server),
-  and a server→client request to the one session whose client declared the capability, if there is exactly one.
-- With requests of several sessions in flight (shared mode only), the bridge cannot tell. It does not guess, since
-  a wrong guess shows one user's data to another: a server→client request is refused to the child with an error
-  (the tool sees "cannot tell which session"), and a logging notification goes to no session but to the
-  bridge's stderr, where the server's log keeps it. Per-session mode never has this ambiguity.
+- It belongs to the one session that has requests in flight, and travels on the stream of that session's most
+  recent request still open (else on its standalone stream). In shared mode a server→client request is refused
+  when that session's client did not declare the capability it needs (the bridge declared them all to the
+  child). `ping` is answered by the bridge itself, the child's peer on stdio.
+- With no request in flight anywhere, a logging notification goes to every session (it is about the server), and
+  a server→client request to the only session, if there is just one.
+- Otherwise (shared mode only: requests of several sessions in flight, or none in flight among several
+  sessions) the bridge cannot tell, and does not guess, since a wrong guess shows one user's data to another. A
+  server→client request is refused to the child with an error (the tool sees "cannot tell which session this is
+  for"), and a logging notification goes to no session but to the bridge's stderr, where the server's log keeps
+  it. Per-session mode never has this ambiguity: its child serves one session.
 """
 
 from __future__ import annotations
@@ -388,18 +390,18 @@ class Child:
     def _attribute(self, capability: str | None) -> tuple[Session | None, str]:
         """The session a server→client request belongs to (see the module's rules), or why there is none."""
         sessions = [s for s in self.sessions.values() if not s.ended]
-        if self.shared and capability is not None:
-            sessions = [s for s in sessions if capability in s.capabilities]
-            if not sessions:
-                return None, f"no client session declared the {capability} capability"
         busy = [s for s in sessions if s.busy()]
-        if len(busy) == 1:
-            return busy[0], ""
         if len(busy) > 1:
             return None, f"cannot tell which session this is for: requests of {len(busy)} sessions are in flight"
-        if len(sessions) == 1:
-            return sessions[0], ""
-        return None, "cannot tell which session this is for: no request is in flight"
+        if busy:
+            chosen = busy[0]
+        elif len(sessions) == 1:
+            chosen = sessions[0]
+        else:
+            return None, f"cannot tell which session this is for: no request is in flight in {len(sessions)} sessions"
+        if self.shared and capability is not None and capability not in chosen.capabilities:
+            return None, f"the client of this session did not declare the {capability} capability"
+        return chosen, ""
 
     def _notification(self, message: dict[str, Any], line: bytes, method: str) -> None:
         params = message.get("params")
