@@ -60,24 +60,34 @@ class Outlet:
         return self.sse and self.open
 
     def put(self, line: bytes) -> bool:
-        """Queue one JSON-RPC message (one line of JSON); False when it cannot reach the client."""
-        if not self.open:
+        """Queue one JSON-RPC message (one line of JSON); False when it cannot reach the client.
+
+        An SSE event is queued as its three pieces and joined once when taken: a large answer is copied once.
+        """
+        if not self.open or not self._fits(len(line) + 24):
             return False
-        chunk = SSE_PREFIX + line + SSE_SUFFIX if self.sse else line
-        return self.put_raw(chunk)
+        if self.sse:
+            self.chunks += (SSE_PREFIX, line, SSE_SUFFIX)
+        else:
+            self.chunks.append(line)
+        self._wake()
+        return True
 
     def put_raw(self, chunk: bytes) -> bool:
-        if not self.open:
-            return False
-        self.size += len(chunk)
-        if self.size > self.limit:
-            self.broken = True
-            self.chunks.clear()
-            self._wake()
+        if not self.open or not self._fits(len(chunk)):
             return False
         self.chunks.append(chunk)
         self._wake()
         return True
+
+    def _fits(self, size: int) -> bool:
+        self.size += size
+        if self.size <= self.limit:
+            return True
+        self.broken = True
+        self.chunks.clear()
+        self._wake()
+        return False
 
     def answer(self, line: bytes) -> None:
         """Queue the answer to one of the requests this outlet carries; the last one finishes it."""
@@ -141,6 +151,7 @@ class Outlet:
 
     async def settled(self) -> list[bytes]:
         """A JSON outlet's answers, each on its own, once every request it carries is answered (or it ended)."""
+        assert not self.sse
         while not (self.finished or self.broken or self.gone):
             self._waiter = waiter = asyncio.get_running_loop().create_future()
             try:

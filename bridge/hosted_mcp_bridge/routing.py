@@ -354,8 +354,8 @@ class Child:
             return  # the request was cancelled, or its session ended: nobody waits for this answer
         self._forget(pending)
         if self.shared:
-            if span is not None:
-                line = line[: span[0]] + dump(pending.client_id) + line[span[1] :]
+            if span is not None:  # joined from a view: a large answer is copied once, not sliced and copied again
+                line = b"".join((line[: span[0]], dump(pending.client_id), memoryview(line)[span[1] :]))
             else:
                 assert message is not None
                 message["id"] = pending.client_id
