@@ -176,7 +176,12 @@ class Bridge:
     # -- children -------------------------------------------------------------------------------------------
 
     async def _spawn(self) -> Child:
-        child = Child(shared=self.shared, on_exit=self._child_exited, on_initialized=self._child_initialized)
+        child = Child(
+            shared=self.shared,
+            on_exit=self._child_exited,
+            on_initialized=self._child_initialized,
+            max_unsent=self.settings.max_queued_bytes,
+        )
         await child.spawn(list(self.settings.command), self.settings.max_message_bytes)
         self.children.add(child)
         return child

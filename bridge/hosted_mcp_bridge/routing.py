@@ -57,6 +57,7 @@ LIST_CHANGED = frozenset(
 # Capabilities a shared child's sessions cannot share safely: tasks are listed and fetched by id across the whole
 # server, so one session could see another's. Shared mode does not advertise them.
 UNSHARED_CAPABILITIES = ("tasks",)
+MAX_ASKED = 1024  # the child's requests to clients that may await an answer at once
 BRIDGE_INFO = {"name": "hosted-mcp-bridge", "version": "1"}
 # What the bridge declares to a shared child: everything a client may support. Each session's own declaration is
 # checked before a server→client request is handed to it.
@@ -143,8 +144,10 @@ class Child:
         shared: bool,
         on_exit: Callable[[Child], None],
         on_initialized: Callable[[Child], None] = lambda child: None,
+        max_unsent: int = 32 << 20,
     ) -> None:
         self.shared = shared
+        self.max_unsent = max_unsent  # bytes written to the child's stdin it has not read yet
         self.on_exit = on_exit
         self.on_initialized = on_initialized
         self.process: ChildProcess | None = None
@@ -212,6 +215,8 @@ class Child:
             return error(client_id, INTERNAL_ERROR, "too many requests in flight in this session")
         if not self.alive:
             return error(client_id, INTERNAL_ERROR, "the MCP server process has exited")
+        if self.process is not None and self.process.unsent() > self.max_unsent:
+            return error(client_id, INTERNAL_ERROR, "the MCP server is not reading its input")
         method = message["method"]
         params = message.get("params")
         meta = params.get("_meta") if isinstance(params, dict) else None
@@ -382,6 +387,9 @@ class Child:
         if session is None:
             logger.warning("refused a request of the server method=%s reason=%s", method, reason)
             self.write(error(request_id, INTERNAL_ERROR, f"hosted-mcp-bridge: {reason}"))
+            return
+        if len(self.asked) >= MAX_ASKED:
+            self.write(error(request_id, INTERNAL_ERROR, "hosted-mcp-bridge: too many requests await clients"))
             return
         if isinstance(request_id, int | str):
             self.asked[request_id] = session
