@@ -30,6 +30,7 @@ logger = logging.getLogger("hosted_mcp_bridge")
 
 EXIT_CHILD = 3
 MAX_RESPAWN_DELAY = 30.0
+REFILL_DELAY = 0.25
 
 
 class Unavailable(Exception):
@@ -138,7 +139,9 @@ class Bridge:
             child = self.shared_child
         else:
             child = await self._take_spare()
-            self._background(self._refill())
+            # The next spare is started a moment later: starting a process blocks the event loop for a few
+            # milliseconds, which the new session's initialize would otherwise wait for.
+            self._refill_later(REFILL_DELAY)
         if session.ended:
             raise Unavailable("the session ended")
         child.join(session)
@@ -211,15 +214,20 @@ class Bridge:
             self.spares.append(child)
 
     def _retry_refill(self) -> None:
-        if self._respawn is not None or self.stopping:
+        """After a failed start: try again later, waiting longer after each failure in a row."""
+        if self._respawn is None:
+            self._refill_later(self._respawn_delay)
+            self._respawn_delay = min(MAX_RESPAWN_DELAY, self._respawn_delay * 2)
+
+    def _refill_later(self, delay: float) -> None:
+        if self._respawn is not None or self.stopping or self.settings.spare_children == 0:
             return
 
         def refill() -> None:
             self._respawn = None
             self._background(self._refill())
 
-        self._respawn = asyncio.get_running_loop().call_later(self._respawn_delay, refill)
-        self._respawn_delay = min(MAX_RESPAWN_DELAY, self._respawn_delay * 2)
+        self._respawn = asyncio.get_running_loop().call_later(delay, refill)
 
     def _child_initialized(self, child: Child) -> None:
         self.start_failure = None
