@@ -24,6 +24,7 @@ BENCHMARKS = {
     "coldstart": "bench.coldstart",
     "scale": "bench.scale",
     "cost": "bench.cost",
+    "bridge": "bench.bridge",
 }
 RESULTS = Path(__file__).parent / "results"
 
