@@ -1,9 +1,13 @@
 """A dependency-free stdio MCP server: the standard library only, so it costs next to nothing per call.
 
 The bridge benchmark hosts it behind every candidate bridge, so the CPU and memory the table shows are the
-bridges', not a heavy server's. Tools: `echo` (text back), `env` (one environment variable), `pid`. It speaks
-the initialize handshake of the 2025 revisions, ping, tools/list and tools/call; anything else is "method not
-found". Notifications are read and ignored. It says on stderr that it started.
+bridges', not a heavy server's. It speaks the initialize handshake of the 2025 revisions, ping, tools/list,
+tools/call, logging/setLevel and resources/subscribe/unsubscribe; anything else is "method not found";
+notifications are read and ignored. It says on stderr that it started.
+
+Tools: `echo` (text back), `env` (one environment variable), `pid`, `log` (a logging notification at a level,
+sent only when the level set by logging/setLevel lets it through), `touch` (notifications/resources/updated
+for a URI, when it is subscribed), and `state` (the level and the subscriptions this process holds, as JSON).
 """
 
 import json
@@ -11,11 +15,24 @@ import os
 import sys
 
 VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 TOOLS = [
-    {"name": "echo", "description": "The text back.", "inputSchema": {"type": "object", "properties": {"text": {}}}},
-    {"name": "env", "description": "One environment variable.", "inputSchema": {"type": "object"}},
-    {"name": "pid", "description": "This process's id.", "inputSchema": {"type": "object"}},
+    {"name": name, "description": description, "inputSchema": {"type": "object"}}
+    for name, description in (
+        ("echo", "The text back."),
+        ("env", "One environment variable."),
+        ("pid", "This process's id."),
+        ("log", "A logging notification at a level."),
+        ("touch", "notifications/resources/updated for a subscribed URI."),
+        ("state", "The logging level and the subscriptions of this process."),
+    )
 ]
+state: dict = {"level": "debug", "subscriptions": set()}
+
+
+def send(message: dict) -> None:
+    sys.stdout.write(json.dumps(message, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
 
 
 def call(name: str, arguments: dict) -> str:
@@ -25,6 +42,19 @@ def call(name: str, arguments: dict) -> str:
         return os.environ.get(str(arguments.get("name", "")), "<unset>")
     if name == "pid":
         return str(os.getpid())
+    if name == "log":
+        level = str(arguments.get("level", "info"))
+        if LEVELS.index(level) >= LEVELS.index(state["level"]):
+            params = {"level": level, "logger": "plain", "data": arguments.get("text", "")}
+            send({"jsonrpc": "2.0", "method": "notifications/message", "params": params})
+        return "logged"
+    if name == "touch":
+        uri = str(arguments.get("uri", ""))
+        if uri in state["subscriptions"]:
+            send({"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": uri}})
+        return "touched"
+    if name == "state":
+        return json.dumps({"level": state["level"], "subscriptions": sorted(state["subscriptions"])})
     raise KeyError(name)
 
 
@@ -37,10 +67,16 @@ def answer(message: dict) -> dict | None:
         asked = params.get("protocolVersion")
         reply["result"] = {
             "protocolVersion": asked if asked in VERSIONS else VERSIONS[-1],
-            "capabilities": {"tools": {}},
+            "capabilities": {"tools": {}, "logging": {}, "resources": {"subscribe": True}},
             "serverInfo": {"name": "plain", "version": "1"},
         }
-    elif method == "ping":
+    elif method in ("ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"):
+        if method == "logging/setLevel":
+            state["level"] = params["level"]
+        elif method == "resources/subscribe":
+            state["subscriptions"].add(params["uri"])
+        elif method == "resources/unsubscribe":
+            state["subscriptions"].discard(params["uri"])
         reply["result"] = {}
     elif method == "tools/list":
         reply["result"] = {"tools": TOOLS}
@@ -63,8 +99,7 @@ def main() -> None:
             continue
         reply = answer(json.loads(line))
         if reply is not None:
-            sys.stdout.write(json.dumps(reply, separators=(",", ":")) + "\n")
-            sys.stdout.flush()
+            send(reply)
 
 
 if __name__ == "__main__":
