@@ -192,19 +192,19 @@ def callbacks(peer: Peer, *, sampling: bool = True, elicitation: bool = True, ro
 
 @contextlib.asynccontextmanager
 async def session(
-    url: str, peer: Peer, *, transport: str = "streamable", **options: Any
+    url: str, peer: Peer, *, transport: str = "streamable", headers: dict[str, str] | None = None, **options: Any
 ) -> AsyncIterator[ClientSession]:
     """An initialized MCP client session on the bridge; it is ended (DELETE) when the block exits."""
     if transport == "sse":
         async with (
-            sse_client(url) as (read, write),
+            sse_client(url, headers=headers) as (read, write),
             ClientSession(read, write, **callbacks(peer, **options)) as client,
         ):
             await client.initialize()
             yield client
         return
     async with (
-        httpx2.AsyncClient(timeout=30) as http,
+        httpx2.AsyncClient(timeout=30, headers=headers) as http,
         streamable_http_client(url, http_client=http) as (read, write),
         ClientSession(read, write, **callbacks(peer, **options)) as client,
     ):
