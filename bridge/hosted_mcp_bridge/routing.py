@@ -160,7 +160,6 @@ class Child:
         self.initialized: dict[str, Any] | None = None  # the child's answer to the bridge's initialize (shared)
         self.session_answer: dict[str, Any] | None = None  # what sessions are told instead (shared)
         self.answered_initialize = False
-        self.started = time.monotonic()
 
     async def spawn(self, command: list[str], max_line: int) -> None:
         self.process = await ChildProcess.start(
@@ -221,6 +220,8 @@ class Child:
         params = message.get("params")
         meta = params.get("_meta") if isinstance(params, dict) else None
         token = meta.get("progressToken") if isinstance(meta, dict) else None
+        if token is not None and (not isinstance(token, int | float | str) or isinstance(token, bool)):
+            return error(client_id, jsonrpc.INVALID_PARAMS, "a progress token is a string or a number")
         pending = Pending(session, client_id, outlet, token)
         if self.shared:
             local = self._shared_request(session, method, message)

@@ -57,11 +57,13 @@ def test_notifications_and_bad_bodies(start_bridge: Callable[..., RunningBridge]
     garbled = post(bridge, b"{not json", session_id)
     not_rpc = post(bridge, {"hello": "world"}, session_id)
     as_text = post(bridge, CALL_ECHO, session_id, **{"content-type": "text/plain"})
-    # Then: 202 with no body; 400 Parse error; 400 Invalid Request; 415
+    odd_token = post(bridge, {**CALL_ECHO, "params": {"name": "echo", "_meta": {"progressToken": {}}}}, session_id)
+    # Then: 202 with no body; 400 Parse error; 400 Invalid Request; 415; and an error answer for the token
     assert (notified.status_code, notified.content) == (202, b"")
     assert (garbled.status_code, garbled.json()["error"]["code"]) == (400, -32700)
     assert (not_rpc.status_code, not_rpc.json()["error"]["code"]) == (400, -32600)
     assert as_text.status_code == 415
+    assert sse_messages(odd_token.text)[0]["error"]["code"] == -32602
 
 
 def test_the_protocol_version_header_names_a_revision_the_bridge_speaks(
