@@ -141,12 +141,12 @@ class BridgeApp:
         if requests == 0:
             await _plain(send, 202, b"")
             return
-        extra = [(SESSION_HEADER, session.id.encode())] if created else []
+        opened = session if created else None
         try:
             if sse:
-                await self._stream_answer(outlet, send, receive, extra)
+                await self._stream_answer(outlet, send, receive, opened)
             else:
-                await self._json_answer(outlet, send, extra)
+                await self._json_answer(outlet, send, opened)
         finally:
             session.last_seen = time.monotonic()
             if created and session.version is None:  # initialize failed: no session to keep
@@ -160,7 +160,7 @@ class BridgeApp:
         outlet = Outlet(sse=True, limit=self.queued, persistent=True)
         session.attach(outlet)
         try:
-            await self._stream(outlet, send, receive, [])
+            await self._stream(outlet, send, receive)
         finally:
             session.detach(outlet)
 
@@ -177,7 +177,7 @@ class BridgeApp:
         outlet.put_raw(b"event: endpoint\ndata: messages/?session_id=" + session.id.encode() + b"\n\n")
         session.attach(outlet)
         try:
-            await self._stream(outlet, send, receive, [])
+            await self._stream(outlet, send, receive)
         finally:
             self.bridge.end_session(session)
 
@@ -252,17 +252,15 @@ class BridgeApp:
             parts.append(chunk)
         return b"".join(parts)
 
-    async def _json_answer(self, outlet: Outlet, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
+    async def _json_answer(self, outlet: Outlet, send: Send, opened: Session | None) -> None:
         answers = await outlet.settled()
         if not answers:
-            await _plain(send, 202, b"", extra)  # every request in it was cancelled
+            await _plain(send, 202, b"", _session_header(opened))  # every request in it was cancelled
             return
         body = answers[0] if len(answers) == 1 and not outlet.batch else b"[" + b",".join(answers) + b"]"
-        await _json(send, 200, body, extra)
+        await _json(send, 200, body, _session_header(opened))
 
-    async def _stream_answer(
-        self, outlet: Outlet, send: Send, receive: Receive, extra: list[tuple[bytes, bytes]]
-    ) -> None:
+    async def _stream_answer(self, outlet: Outlet, send: Send, receive: Receive, opened: Session | None) -> None:
         """A POST's SSE answer. When the first message is also the last, it goes out with its length, in one piece."""
         watcher: list[asyncio.Task[None]] = []
         timer = asyncio.get_running_loop().call_later(WATCH_AFTER, _watch_soon, receive, outlet, watcher)
@@ -270,11 +268,12 @@ class BridgeApp:
             first = await outlet.take()
             if first is None or (outlet.finished and not outlet.chunks):
                 body = first or b""
-                head = [*SSE_HEADERS, *extra, (b"content-length", b"%d" % len(body))]
+                head = [*SSE_HEADERS, *_session_header(opened), (b"content-length", b"%d" % len(body))]
                 await send({"type": "http.response.start", "status": 200, "headers": head})
                 await send({"type": "http.response.body", "body": body, "more_body": False})
                 return
-            await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *extra]})
+            head = [*SSE_HEADERS, *_session_header(opened)]
+            await send({"type": "http.response.start", "status": 200, "headers": head})
             await send({"type": "http.response.body", "body": first, "more_body": True})
             if not watcher:
                 timer.cancel()
@@ -285,12 +284,12 @@ class BridgeApp:
             for task in watcher:
                 task.cancel()
 
-    async def _stream(self, outlet: Outlet, send: Send, receive: Receive, extra: list[tuple[bytes, bytes]]) -> None:
+    async def _stream(self, outlet: Outlet, send: Send, receive: Receive) -> None:
         """A standalone or HTTP+SSE stream: the head at once, then messages until it is finished or the client goes."""
         watcher: list[asyncio.Task[None]] = []
         _watch_soon(receive, outlet, watcher)
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *extra]})
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             opening = outlet.take_now() or b": stream open\n\n"  # the HTTP+SSE endpoint event, else a comment
             await send({"type": "http.response.body", "body": opening, "more_body": True})
             await self._rest(outlet, send)
@@ -370,6 +369,11 @@ def _accepts(accept: bytes, media_type: bytes) -> bool:
         if name in (media_type, kind, b"*/*"):
             return True
     return False
+
+
+def _session_header(opened: Session | None) -> list[tuple[bytes, bytes]]:
+    """`Mcp-Session-Id` for the answer to an initialize that opened a session (not when initialize failed)."""
+    return [(SESSION_HEADER, opened.id.encode())] if opened is not None and opened.version is not None else []
 
 
 def _watch_soon(receive: Receive, outlet: Outlet, tasks: list[asyncio.Task[None]]) -> None:
