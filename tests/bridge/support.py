@@ -243,6 +243,15 @@ def initialize(bridge: RunningBridge, version: str = "2025-06-18", **headers: st
     return session_id
 
 
+def call_text(bridge: RunningBridge, session_id: str, tool: str, **arguments: Any) -> str:
+    """One tools/call over plain HTTP; the text of its answer."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
+    answer = post(bridge, body, session_id)
+    assert answer.status_code == 200, answer.text
+    text: str = sse_messages(answer.text)[0]["result"]["content"][0]["text"]
+    return text
+
+
 def sse_messages(text: str) -> list[dict[str, Any]]:
     """The JSON-RPC messages of an SSE body."""
     import json

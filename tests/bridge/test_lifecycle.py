@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from tests.bridge.support import (
     Peer,
     RunningBridge,
     alive,
+    call_text,
     free_port,
     initialize,
     post,
@@ -49,11 +51,10 @@ def test_the_server_gets_the_bridges_environment_and_stderr(
     # Given a bridge started with a variable in its environment
     bridge = start_bridge(mode, command=PLAIN, env={"HOSTED_MCP_BRIDGE_TEST": "from-the-bridge"})
     session_id = initialize(bridge)
-    call = {**CALL_ENV, "params": {"name": "env", "arguments": {"name": "HOSTED_MCP_BRIDGE_TEST"}}}
     # When a tool reads it
-    answer = sse_messages(post(bridge, call, session_id).text)[0]
+    seen = call_text(bridge, session_id, "env", name="HOSTED_MCP_BRIDGE_TEST")
     # Then the server saw it (mcp-proxy's --pass-environment), and what it wrote to stderr is in the bridge's
-    assert answer["result"]["content"][0]["text"] == "from-the-bridge"
+    assert seen == "from-the-bridge"
     assert "plain: serving on stdio" in bridge.logs()
 
 
@@ -62,7 +63,7 @@ def test_shared_mode_health_fails_and_the_bridge_exits_when_its_server_dies(
 ) -> None:
     # Given a healthy shared bridge with a session
     bridge = start_bridge("shared", command=PLAIN)
-    session_id = initialize(bridge)
+    initialize(bridge)
     [server] = bridge.servers()
     assert health(bridge) == 200
     # When its server process is killed
@@ -73,18 +74,13 @@ def test_shared_mode_health_fails_and_the_bridge_exits_when_its_server_dies(
     assert bridge.process is not None
     assert bridge.process.wait(timeout=10) == cli.EXIT_SERVER
     assert "the server process exited" in bridge.logs()
-    del session_id
 
 
 def test_per_session_mode_ends_the_session_whose_server_died(start_bridge: Callable[..., RunningBridge]) -> None:
     # Given two sessions, each with its own server process
     bridge = start_bridge("per-session", command=PLAIN, options=["--spare-children", "0"])
     first, second = initialize(bridge), initialize(bridge)
-    first_server = int(
-        sse_messages(post(bridge, {**CALL_ENV, "params": {"name": "pid"}}, first).text)[0]["result"]["content"][0][
-            "text"
-        ]
-    )
+    first_server = int(call_text(bridge, first, "pid"))
     # When the first session's server is killed
     os.kill(first_server, signal.SIGKILL)
     wait_until(lambda: post(bridge, CALL_ENV, first).status_code == 404, 5, "the session to end")
@@ -199,7 +195,7 @@ def test_the_session_limit_holds(start_bridge: Callable[..., RunningBridge]) -> 
     assert "too many sessions" in refused.json()["error"]["message"]
 
 
-def test_exit_codes(tmp_path: object) -> None:
+def test_exit_codes() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "bridge")}
 
     def bridge(*argv: str) -> int:
@@ -207,7 +203,7 @@ def test_exit_codes(tmp_path: object) -> None:
         return subprocess.run(command, env=env, capture_output=True, timeout=30, check=False).returncode
 
     # Given a port that is taken
-    with __import__("socket").socket() as taken:
+    with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         busy = str(taken.getsockname()[1])
