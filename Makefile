@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export HOSTED_MCP_PROXY_BIN ?= $(abspath $(PROXY_BIN))
 
-.PHONY: install run test lint typecheck unit validate build bench protocol-bench diagram clean aws-smoke aws-smoke-plan images
+.PHONY: install run test lint typecheck unit validate build bench bench-tools protocol-bench diagram clean aws-smoke aws-smoke-plan images
 
 install: $(BIN)/.installed $(PROXY_BIN) $(SAM) $(TIME_SERVER) node_modules/.installed
 
@@ -94,8 +94,12 @@ protocol-bench: install
 	HOSTED_MCP_PROTOCOL_REPORT=bench/results/protocol.md $(BIN)/pytest -q -rxX \
 	  tests/e2e/test_conformance.py tests/e2e/test_client_matrix.py tests/e2e/test_protocol_checks.py
 
+# Other stdio bridges `bench bridge` compares ours with, from the npm registry: measured only, never committed.
+bench-tools:
+	npm install --prefix .bench-tools/npm --no-audit --no-fund --loglevel=error mcp-proxy@6.7.19 supergateway@4.0.0
+
 diagram: $(BIN)/.installed
 	$(BIN)/python -m hosted_mcp.diagram > docs/lifecycle.mmd
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .bench-tools .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache

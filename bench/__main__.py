@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "coldstart": "bench.coldstart",
     "scale": "bench.scale",
     "cost": "bench.cost",
+    "bridge": "bench.bridge",
 }
 RESULTS = Path(__file__).parent / "results"
 
@@ -65,9 +67,10 @@ def save(name: str, tables: list[Table], command: str, elapsed: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     names = args.benchmarks or list(BENCHMARKS)
+    options = [a for a in (sys.argv[1:] if argv is None else argv) if a not in BENCHMARKS]
     failed = []
     for name in names:
-        command = f"python -m bench {name}" + (" --quick" if args.quick else "")
+        command = " ".join(["python -m bench", name, *map(shlex.quote, options)])
         print(f"== {name} ==", flush=True)
         started = time.perf_counter()
         try:

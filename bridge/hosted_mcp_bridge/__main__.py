@@ -1,0 +1,5 @@
+import sys
+
+from hosted_mcp_bridge.cli import main
+
+sys.exit(main())
