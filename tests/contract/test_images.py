@@ -15,6 +15,7 @@ import pytest
 
 from hosted_mcp.adapters.stack_template import STDIO_BRIDGE, server_command
 from hosted_mcp.models.fields import STDIO_PORT
+from hosted_mcp_bridge.cli import parse as bridge_options
 from tests.support.ddb import load_template
 from tests.support.lambdas import REPO_ROOT
 from tests.support.server_stacks import a_spec
@@ -139,10 +140,14 @@ def entrypoint(dockerfile: Dockerfile) -> list[str]:
 
 def test_the_stdio_base_serves_the_command_after_its_entry_point_as_the_synthesizer_runs_it() -> None:
     assert entrypoint(stdio_base()) == ["hosted-mcp-bridge", "--host", "0.0.0.0", "--port", "8080", "--"]
-    # And a stdio server's stack runs exactly that, then its own command
+    # And a stdio server's stack runs that program on that address and port (with its own child mode and session
+    # bound, hosted_mcp.stdio), then its own command
     argv = server_command(a_spec(startCommand="uvx mcp-server-time"))
-    assert argv == [*STDIO_BRIDGE, str(STDIO_PORT), "--", "uvx", "mcp-server-time"]
-    assert argv[: len(entrypoint(stdio_base()))] == entrypoint(stdio_base())
+    assert argv[0] == STDIO_BRIDGE == entrypoint(stdio_base())[0]
+    image = bridge_options([*entrypoint(stdio_base())[1:], "placeholder"])
+    stack = bridge_options(argv[1:])
+    assert (stack.host, stack.port) == (image.host, image.port) == ("0.0.0.0", STDIO_PORT)
+    assert stack.command == ("uvx", "mcp-server-time")
     assert "EXPOSE 8080" in DOCKERFILES["stdio-base"].read_text(encoding="utf-8")
 
 

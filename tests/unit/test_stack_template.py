@@ -96,7 +96,7 @@ def test_stdio_is_wrapped_by_our_bridge_with_the_environment_and_no_shell() -> N
     server = container(template, SERVER_CONTAINER)
     argv = server["EntryPoint"] + server["Command"]
     assert argv == [
-        "hosted-mcp-bridge", "--host", "0.0.0.0", "--port", "8080",
+        "hosted-mcp-bridge", "--host", "0.0.0.0", "--port", "8080", "--child", "shared", "--max-sessions", "1000",
         "--", "python", "main.py", "--root", "my dir",
     ]  # fmt: skip
     assert "--allow-origin" not in argv

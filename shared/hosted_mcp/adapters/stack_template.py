@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hosted_mcp.endpoints import route_prefix, upstream_path
 from hosted_mcp.models.domain import ServerRecord, ServerSpec
 from hosted_mcp.models.fields import ServerStatus, ServerType
+from hosted_mcp.stdio import bridge_arguments
 
 MAX_STACK_NAME = 128
 ARTIFACTS_MOUNT = "/opt/hosted-mcp/artifacts"
@@ -34,7 +35,7 @@ ARTIFACTS_CONTAINER = "artifacts"
 HEALTH_CONTAINER = "mcp-health"
 CUSTOM_METRIC_NAMESPACE = "HostedMcp/Servers"
 # How a stdio server is served over HTTP: images/stdio-base/Dockerfile's entry point, the port appended.
-STDIO_BRIDGE = ("hosted-mcp-bridge", "--host", "0.0.0.0", "--port")  # noqa: S104 - the task's own interface
+STDIO_BRIDGE = "hosted-mcp-bridge"  # the stdio base image has it on PATH
 DEFAULT_CPU_TARGET = 70.0
 PRIORITY_PARAMETER = "ListenerRulePriority"
 MAX_LISTENER_PRIORITY = 50000
@@ -168,10 +169,9 @@ def artifact_location(s3_path: str) -> tuple[str, str]:
 def server_command(spec: ServerSpec) -> list[str]:
     """argv of the server process. stdio is wrapped by our bridge (the stdio base image's entry point; it passes the
     environment to the command after `--`); no shell interprets the start command."""
-    argv = shlex.split(spec.startCommand)
     if spec.serverType is ServerType.STDIO:
-        return [*STDIO_BRIDGE, str(spec.port), "--", *argv]
-    return argv
+        return [STDIO_BRIDGE, *bridge_arguments(spec, host="0.0.0.0", port=spec.port)]  # noqa: S104 - the task's own
+    return shlex.split(spec.startCommand)
 
 
 def _log_configuration(stream_prefix: str) -> dict[str, Any]:

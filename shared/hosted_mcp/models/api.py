@@ -34,6 +34,7 @@ from hosted_mcp.models.fields import (
     ServerStatus,
     ServerType,
     StartCommand,
+    StdioChild,
     normalize_groups,
     normalize_name,
 )
@@ -86,6 +87,10 @@ class CreateServerRequest(BaseModel):
     taskRoleArn: RoleArn | None = None
     groups: list[GroupName] | None = Field(None, max_length=50)
     forwardCallerToken: bool = Field(False, description="Pass the caller's bearer token through to the server.")
+    stdioChild: StdioChild = Field(
+        StdioChild.SHARED,
+        description="stdio only: one process for every session (`shared`) or one per session (`perSession`).",
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> CreateServerRequest:
@@ -121,6 +126,7 @@ class UpdateServerRequest(BaseModel):
     memoryLimitMiB: MemoryMiB | None = None
     groups: list[GroupName] | None = Field(None, max_length=50)
     forwardCallerToken: bool | None = None
+    stdioChild: StdioChild | None = None
 
     @model_validator(mode="after")
     def _rules(self) -> UpdateServerRequest:
@@ -179,6 +185,7 @@ class ServerView(BaseModel):
     taskRoleArn: str | None
     groups: list[str]
     forwardCallerToken: bool
+    stdioChild: StdioChild
     status: ServerStatus
     enabled: bool
     owner: str

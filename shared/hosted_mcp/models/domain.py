@@ -29,6 +29,7 @@ from hosted_mcp.models.fields import (
     ServerStatus,
     ServerType,
     StartCommand,
+    StdioChild,
     fargate_memory_problem,
 )
 
@@ -113,10 +114,13 @@ class ServerSpec(Strict):
     taskRoleArn: RoleArn | None = None
     groups: list[str] = Field(default_factory=lambda: [PUBLIC_GROUP])
     forwardCallerToken: bool = False
+    stdioChild: StdioChild = StdioChild.SHARED
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> ServerSpec:
         check_sizes_and_port(self.serverType, self.cpu, self.memoryLimitMiB, self.port)
+        if self.stdioChild is not StdioChild.SHARED and self.serverType is not ServerType.STDIO:
+            raise rule_error("stdioChild", "stdioChild applies to stdio servers only")
         return self
 
     @property

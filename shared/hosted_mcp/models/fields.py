@@ -100,3 +100,10 @@ ArtifactPath = Annotated[
 ]
 StartCommand = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4096)]
 Description = Annotated[str, StringConstraints(max_length=1024)]
+
+
+class StdioChild(StrEnum):
+    """How a stdio server's process serves its callers behind the bridge."""
+
+    SHARED = "shared"  # one process for every session (memory flat; the server's state shared between callers)
+    PER_SESSION = "perSession"  # a process per session (callers isolated; memory grows with sessions)
