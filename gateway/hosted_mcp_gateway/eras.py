@@ -15,13 +15,12 @@ revision:
   `ttlMs`/`cacheScope`; the 2025 "resource not found" code becomes -32602. Progress for the request is relayed
   before the result; log messages only when the request asked for them (`io.modelcontextprotocol/logLevel`, which
   becomes `logging/setLevel` on the session).
-- **Server requests (MRTR).** When the server asks the client something (sampling, elicitation, roots) while
-  answering, the upstream stream is parked and the client gets an `input_required` result whose sealed
-  `requestState` names the parked exchange, the caller and the request. The retry delivers the client's answers
-  to the server as JSON-RPC responses and picks the parked stream up where it stopped. A retry whose parked
-  exchange is gone (expired, or another gateway process) is served as a new request, as the protocol allows.
-- **`subscriptions/listen`** opens a session of its own, its standalone GET stream and the resource
-  subscriptions asked for, acknowledges what the server can honour, and relays matching change notifications.
+- **Server requests (MRTR, `mrtr`).** When the server asks the client something (sampling, elicitation, roots)
+  while answering, the exchange is parked and the client gets an `input_required` result; its retry picks the
+  parked stream up where it stopped. A retry whose parked exchange is gone (expired, or another gateway process)
+  is served as a new request, as the protocol allows.
+- **`subscriptions/listen`** (`subscriptions`) opens a session of its own and relays the change notifications
+  the client asked for.
 - **Cancellation.** A client that closes its response stream ends the upstream exchange with
   `notifications/cancelled`.
 """
@@ -32,7 +31,6 @@ import asyncio
 import contextlib
 import json
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,10 +40,11 @@ from aws_lambda_powertools import Logger
 from starlette.types import Receive, Send
 
 from hosted_mcp_gateway import jsonrpc
-from hosted_mcp_gateway.asgi import JSON_HEADERS, SSE_HEADERS, answer, background, disconnected, quietly
+from hosted_mcp_gateway.asgi import JSON_HEADERS, SSE_HEADERS, answer, background, disconnected
 from hosted_mcp_gateway.forwarder import UpstreamError, UpstreamPool, exchange, split_url
 from hosted_mcp_gateway.mcp_headers import MODERN_VERSIONS, PROTOCOL_VERSION_META, SUPPORTED_VERSIONS, body_name
-from hosted_mcp_gateway.sealing import Sealer
+from hosted_mcp_gateway.mrtr import Parked, ParkedExchanges
+from hosted_mcp_gateway.subscriptions import listen
 from hosted_mcp_gateway.upstream import (
     ACCEPT,
     BridgeError,
@@ -65,17 +64,8 @@ CLIENT_INFO_META = META_PREFIX + "clientInfo"
 CAPABILITIES_META = META_PREFIX + "clientCapabilities"
 LOG_LEVEL_META = META_PREFIX + "logLevel"
 SERVER_INFO_META = META_PREFIX + "serverInfo"
-SUBSCRIPTION_META = META_PREFIX + "subscriptionId"
 CAPABILITY_OF = {"sampling/createMessage": "sampling", "elicitation/create": "elicitation", "roots/list": "roots"}
 CACHEABLE = frozenset({"tools/list", "prompts/list", "resources/list", "resources/read", "resources/templates/list"})
-LIST_CHANGED = {
-    "notifications/tools/list_changed": "toolsListChanged",
-    "notifications/prompts/list_changed": "promptsListChanged",
-    "notifications/resources/list_changed": "resourcesListChanged",
-}
-STATE_PURPOSE = "mrtr-request-state"
-STATE_TTL_SECONDS = 600.0
-MAX_PARKED = 10_000
 MAX_SESSIONS = 10_000
 SESSION_IDLE_SECONDS = 1800.0
 PROBE_SECONDS = 5.0
@@ -186,23 +176,6 @@ class LegacySessions:
                 await session.close(self._pool)
 
 
-# -- parked exchanges (MRTR) ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Parked:
-    """An upstream request waiting for the client's answers to the server's questions."""
-
-    session: UpstreamSession
-    upstream_id: str
-    exchange: Exchange
-    pending: dict[str, Any]  # inputRequests key -> the server's request id
-    caller_key: str
-    digest: str
-    request: jsonrpc.Message
-    expiry: asyncio.TimerHandle | None = None
-
-
 # -- the bridge ----------------------------------------------------------------------------------------------------
 
 
@@ -235,16 +208,13 @@ class Call:
 
 
 class ModernBridge:
-    def __init__(self, pool: UpstreamPool, state_key: bytes, owner: str | None = None) -> None:
+    def __init__(self, pool: UpstreamPool, state_key: bytes) -> None:
         self.pool = pool
         self.sessions = LegacySessions(pool)
-        self.states = Sealer(state_key, STATE_PURPOSE)
-        self.owner = owner or uuid.uuid4().hex  # which gateway process parked an exchange
-        self._parked: OrderedDict[str, Parked] = OrderedDict()
+        self.parked = ParkedExchanges(pool, state_key)
 
     async def close(self) -> None:
-        for parked in list(self._parked.values()):
-            self._release(parked)
+        self.parked.close()
         await self.sessions.close()
 
     async def handle(self, call: Call, receive: Receive, send: Send) -> None:
@@ -257,7 +227,7 @@ class ModernBridge:
             if method == "server/discover":
                 await self._discover(call, send)
             elif method == "subscriptions/listen":
-                await self._listen(call, receive, send)
+                await listen(self.pool, call, receive, send)
             else:
                 await self._request(call, receive, send)
         except (BridgeError, UpstreamError, OSError, asyncio.IncompleteReadError) as error:
@@ -290,9 +260,9 @@ class ModernBridge:
     async def _request(self, call: Call, receive: Receive, send: Send) -> None:
         params = call.message.get("params")
         params = params if isinstance(params, dict) else {}
-        parked = self._resume(call, params)
+        parked = self.parked.resume(call.caller_key, call.digest, params.get("requestState"))
         if parked is not None:
-            await self._deliver_answers(parked, params.get("inputResponses") or {})
+            await self.parked.deliver_answers(parked, params.get("inputResponses") or {})
             await self._relay(call, parked.session, parked.upstream_id, parked.exchange, receive, send)
             return
         for attempt in range(2):
@@ -386,159 +356,12 @@ class ModernBridge:
                     )
                     await session.send(self.pool, refusal)
                     continue
-                await out.final(self._park(call, session, upstream_id, answer, message))
+                parked = Parked(session, upstream_id, answer, call.caller_key, call.digest, question=message)
+                await out.final(self.parked.park(parked, call.message["id"]))
                 return
         answer.finish()
         error = jsonrpc.error(client_id, jsonrpc.INTERNAL_ERROR, "The server closed the stream without answering")
         await out.final(error)
-
-    # -- MRTR --------------------------------------------------------------------------------------------------
-
-    def _park(
-        self,
-        call: Call,
-        session: UpstreamSession,
-        upstream_id: str,
-        answer: Exchange,
-        question: jsonrpc.Message,
-    ) -> jsonrpc.Message:
-        key = f"q{question['id']}"
-        park_id = uuid.uuid4().hex
-        parked = Parked(
-            session=session,
-            upstream_id=upstream_id,
-            exchange=answer,
-            pending={key: question["id"]},
-            caller_key=call.caller_key,
-            digest=call.digest,
-            request=call.message,
-        )
-        parked.expiry = asyncio.get_running_loop().call_later(STATE_TTL_SECONDS, self._expire, park_id)
-        self._parked[park_id] = parked
-        while len(self._parked) > MAX_PARKED:
-            _, oldest = self._parked.popitem(last=False)
-            self._release(oldest)
-        state = self.states.seal(
-            {"p": park_id, "o": self.owner, "c": call.caller_key, "d": call.digest}, STATE_TTL_SECONDS
-        )
-        request = {"method": question["method"]}
-        if "params" in question:
-            request["params"] = question["params"]
-        result = {
-            "resultType": "input_required",
-            "inputRequests": {key: request},
-            "requestState": state,
-            "_meta": {SERVER_INFO_META: session.server_info},
-        }
-        return {"jsonrpc": "2.0", "id": call.message["id"], "result": result}
-
-    def _resume(self, call: Call, params: Mapping[str, Any]) -> Parked | None:
-        """The parked exchange a retry continues, when its state is ours, the caller's and this request's."""
-        token = params.get("requestState")
-        if not isinstance(token, str):
-            return None
-        state = self.states.open(token)
-        if state is None or state.get("c") != call.caller_key or state.get("d") != call.digest:
-            return None
-        parked = self._parked.pop(str(state.get("p")), None)
-        if parked is None or parked.caller_key != call.caller_key:
-            return None
-        if parked.expiry is not None:
-            parked.expiry.cancel()
-        return parked
-
-    async def _deliver_answers(self, parked: Parked, responses: Any) -> None:
-        for key, server_id in parked.pending.items():
-            value = responses.get(key) if isinstance(responses, dict) else None
-            reply = (
-                {"jsonrpc": "2.0", "id": server_id, "result": value}
-                if isinstance(value, dict)
-                else jsonrpc.error(server_id, jsonrpc.INVALID_PARAMS, "The client gave no answer")
-            )
-            await parked.session.send(self.pool, reply)
-
-    def _expire(self, park_id: str) -> None:
-        parked = self._parked.pop(park_id, None)
-        if parked is not None:
-            self._release(parked)
-
-    def _release(self, parked: Parked) -> None:
-        if parked.expiry is not None:
-            parked.expiry.cancel()
-        parked.exchange.abort()
-        cancelled = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": parked.upstream_id}}
-        background(parked.session.send(self.pool, cancelled))
-
-    # -- subscriptions/listen -----------------------------------------------------------------------------------
-
-    async def _listen(self, call: Call, receive: Receive, send: Send) -> None:
-        params = call.message.get("params")
-        wanted = (params.get("notifications") if isinstance(params, dict) else None) or {}
-        session, _ = await open_session(
-            self.pool,
-            call.replica,
-            call.path,
-            call.identity,
-            transport=call.transport,
-            client_info=call.meta.get(CLIENT_INFO_META),
-        )
-        try:
-            own = await session.listen(self.pool)  # open before subscribing: no update is missed
-            agreed = await self._subscribe(session, wanted)
-            sub_id = call.message["id"]
-            ack = {
-                "jsonrpc": "2.0",
-                "method": "notifications/subscriptions/acknowledged",
-                "params": {"_meta": {SUBSCRIPTION_META: sub_id}, "notifications": agreed},
-            }
-            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-            await send({"type": "http.response.body", "body": jsonrpc.sse_event(ack), "more_body": True})
-            relay = asyncio.ensure_future(self._relay_changes(own, agreed, sub_id, send))
-            watcher = asyncio.ensure_future(disconnected(receive))
-            await asyncio.wait({relay, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (relay, watcher):
-                task.cancel()
-            own.abort()
-            with contextlib.suppress(Exception):
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        finally:
-            await quietly(session.close(self.pool))
-
-    async def _subscribe(self, session: UpstreamSession, wanted: Mapping[str, Any]) -> dict[str, Any]:
-        agreed: dict[str, Any] = {}
-        for field_name, capability in (
-            ("toolsListChanged", "tools"),
-            ("promptsListChanged", "prompts"),
-            ("resourcesListChanged", "resources"),
-        ):
-            if wanted.get(field_name) and (session.capabilities.get(capability) or {}).get("listChanged"):
-                agreed[field_name] = True
-        uris = wanted.get("resourceSubscriptions") or []
-        if uris and (session.capabilities.get("resources") or {}).get("subscribe"):
-            for uri in uris:
-                request = {
-                    "jsonrpc": "2.0",
-                    "id": session.next_id(),
-                    "method": "resources/subscribe",
-                    "params": {"uri": uri},
-                }
-                await session.send(self.pool, request)
-            agreed["resourceSubscriptions"] = list(uris)
-        return agreed
-
-    async def _relay_changes(self, own: Exchange, agreed: Mapping[str, Any], sub_id: Any, send: Send) -> None:
-        uris = set(agreed.get("resourceSubscriptions") or [])
-        async for message in own.messages():
-            method = message.get("method")
-            wanted = (method in LIST_CHANGED and agreed.get(LIST_CHANGED[method])) or (
-                method == "notifications/resources/updated" and (message.get("params") or {}).get("uri") in uris
-            )
-            if not wanted or not jsonrpc.is_notification(message):
-                continue
-            params = dict(message.get("params") or {})
-            params["_meta"] = {**(params.get("_meta") or {}), SUBSCRIPTION_META: sub_id}
-            event = {"jsonrpc": "2.0", "method": method, "params": params}
-            await send({"type": "http.response.body", "body": jsonrpc.sse_event(event), "more_body": True})
 
 
 # -- translation ------------------------------------------------------------------------------------------------
