@@ -16,13 +16,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -40,25 +37,27 @@ from hosted_mcp.models.domain import ServerRecord, ServerSpec
 from hosted_mcp.models.fields import ServerType
 from hosted_mcp.models.settlement import Deployment, Settlement
 from hosted_mcp.ports import ApplyResult, DeploymentBackend
+from hosted_mcp_local.processes import (
+    LOOPBACK,
+    PROCESS_TAG,
+    STOP_GRACE_SECONDS,
+    end,
+    end_many,
+    free_port,
+    reap_tagged,
+    spawn,
+    wait_for_exit,
+)
 
 logger = Logger(service="hosted-mcp-supervisor")
 
-LOOPBACK = "127.0.0.1"
 BASE_ENV_NAMES = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "SYSTEMROOT")
 MAX_BACKOFF_SECONDS = 30.0
-STOP_GRACE_SECONDS = 5.0
 READY_POLL_SECONDS = 0.25
-PROCESS_TAG = "HOSTED_MCP_PROCESS"
 
 
 def deployment_id(server_id: str) -> str:
     return f"local-{server_id}"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 def container_runtime_problem() -> str:
@@ -207,9 +206,7 @@ class ProcessSupervisor(DeploymentBackend):
 
     def reap_orphans(self) -> int:
         """End processes an earlier platform on this data directory left running (it was killed, not stopped)."""
-        orphans = tagged_processes(f"{self.tag}:")
-        _end_all(orphans)
-        return len(orphans)
+        return reap_tagged(f"{self.tag}:")
 
     def close(self) -> None:
         """Stop every replica of every server (the platform is shutting down)."""
@@ -370,14 +367,11 @@ class ProcessSupervisor(DeploymentBackend):
 
     def _launch(self, deployment: LocalDeployment, replica: Replica, spec: ServerSpec) -> None:
         with replica.log_path.open("ab") as log:
-            replica.process = subprocess.Popen(
+            replica.process = spawn(
                 self.command(spec, replica.port),
                 cwd=deployment.workdir,
                 env=self.environment(deployment, spec, replica),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                output=log,
             )
         process = replica.process
         threading.Thread(target=self._watch_exit, args=(replica, process), name="supervisor-exit", daemon=True).start()
@@ -411,7 +405,7 @@ class ProcessSupervisor(DeploymentBackend):
         for replica in replicas:
             replica.stop.set()
             replica.wake.set()
-        _end_many([(r.process, r.tag) for r in replicas if r.process is not None])
+        end_many([(r.process, r.tag) for r in replicas if r.process is not None])
         for replica in replicas:
             if replica.keeper is not None and replica.keeper is not threading.current_thread():
                 replica.keeper.join(timeout=STOP_GRACE_SECONDS)
@@ -459,8 +453,7 @@ class ProcessSupervisor(DeploymentBackend):
         """Wake the keeper when this process exits by itself (not when it was replaced or stopped).
 
         `waitid(WNOWAIT)` waits without reaping and without Popen's lock, so `poll()` elsewhere keeps working."""
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+        wait_for_exit(process)
         if replica.process is process and not replica.stop.is_set():
             replica.wake.set()
 
@@ -480,7 +473,7 @@ class ProcessSupervisor(DeploymentBackend):
             if replica.stop.is_set() or replica not in deployment.replicas:
                 return False
             if replica.process is not None:
-                _end(replica.process, replica.tag)
+                end(replica.process, replica.tag)
             replica.restarts += 1
             try:
                 self._launch(deployment, replica, spec)
@@ -490,69 +483,3 @@ class ProcessSupervisor(DeploymentBackend):
         logger.warning("replica restarted", server_id=deployment.server_id, replica=replica.index, reason=reason)
         self.on_restart(deployment.server_id, reason)
         return True
-
-
-def tagged_processes(prefix: str) -> list[int]:
-    """Pids of live processes whose environment carries a process tag starting with `prefix` (Linux /proc)."""
-    wanted = f"{PROCESS_TAG}={prefix}".encode()
-    found: list[int] = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return found
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            if any(item.startswith(wanted) for item in (entry / "environ").read_bytes().split(b"\0")):
-                found.append(int(entry.name))
-    return found
-
-
-def _end(process: subprocess.Popen[bytes], tag: str) -> None:
-    _end_many([(process, tag)])
-
-
-def _end_many(replicas: list[tuple[subprocess.Popen[bytes], str]]) -> None:
-    """End replicas together: each process group and every process carrying its tag. TERM, one shared grace
-    period, then KILL."""
-    for process, tag in replicas:
-        _signal_group(process.pid, signal.SIGTERM)
-        for pid in tagged_processes(tag):
-            _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for process, _tag in replicas:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=max(0.0, deadline - time.monotonic()))
-    for process, tag in replicas:
-        _signal_group(process.pid, signal.SIGKILL)
-        _end_all(tagged_processes(tag), grace=0.0)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_GRACE_SECONDS)
-
-
-def _end_all(pids: list[int], grace: float = STOP_GRACE_SECONDS) -> None:
-    for pid in pids:
-        _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
-        time.sleep(0.05)
-    for pid in pids:
-        _signal(pid, signal.SIGKILL)
-
-
-def _signal(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, sig)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hosted_mcp_local.supervisor import tagged_processes
+from hosted_mcp_local.processes import tagged_processes
 from tests.e2e.platform import TOOLS, LocalPlatform, proxy_bin
 from tests.support.lambdas import REPO_ROOT
 
