@@ -240,6 +240,10 @@ def lifecycle_counts() -> LifecycleCounts:
             counts.cloudformation_calls += 1
             return None
 
+        def loss(self, record: ServerRecord) -> str | None:
+            counts.cloudformation_calls += 1
+            return None
+
     class Bus(StatusEvents):
         def publish(self, event: StatusChanged) -> None:
             counts.custom_events += 1

@@ -194,7 +194,7 @@ class Platform:
     def _reconcile_loop(self) -> None:
         while not self._stopping.wait(self.config.reconcile_interval):
             try:
-                repaired = reactions.reconcile_overdue(self.ports, now=self.now())
+                repaired = reactions.sweep(self.ports, now=self.now())
                 if repaired:
                     logger.info("reconciled", repaired=[r.id for r in repaired])
             except Exception:  # the next sweep retries; the failure is logged with its trace

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from aws_lambda_powertools import Logger
 
@@ -34,7 +35,7 @@ from hosted_mcp.adapters.mcp_probe import McpProbeError, check_server
 from hosted_mcp.endpoints import upstream_path
 from hosted_mcp.logic.reactions import DeploymentRejected
 from hosted_mcp.models.domain import ServerRecord, ServerSpec
-from hosted_mcp.models.fields import ServerType
+from hosted_mcp.models.fields import ServerStatus, ServerType
 from hosted_mcp.models.settlement import Deployment, Settlement
 from hosted_mcp.ports import ApplyResult, DeploymentBackend
 from hosted_mcp_local.processes import (
@@ -50,6 +51,7 @@ from hosted_mcp_local.processes import (
 )
 
 logger = Logger(service="hosted-mcp-supervisor")
+T = TypeVar("T")
 
 BASE_ENV_NAMES = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "SYSTEMROOT")
 MAX_BACKOFF_SECONDS = 30.0
@@ -100,6 +102,7 @@ class LocalDeployment:
     spec: ServerSpec | None = None
     replicas: list[Replica] = field(default_factory=list)
     action_token: str | None = None
+    busy: int = 0  # actions (deploy, apply, teardown, restore) under way
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
@@ -161,6 +164,19 @@ class ProcessSupervisor(DeploymentBackend):
     def describe(self, record: ServerRecord) -> Settlement | None:
         return self._settled.get(record.requestToken or "")
 
+    def loss(self, record: ServerRecord) -> str | None:
+        """An InService record with no replica and no action under way has lost its processes. A Stopped record
+        runs nothing by design; its files stay until it is deleted."""
+        if record.status is not ServerStatus.IN_SERVICE:
+            return None
+        deployment = self._deployments.get(record.id)
+        if deployment is None:
+            return "no process runs for it: this platform never started it"
+        with deployment.lock:
+            if deployment.busy or deployment.replicas:
+                return None
+        return "none of its replicas is running"
+
     # -- what the gateway and the probe need ----------------------------------------------------------------
 
     def replica_urls(self, server_id: str) -> list[str]:
@@ -202,7 +218,7 @@ class ProcessSupervisor(DeploymentBackend):
     def restore(self, record: ServerRecord) -> threading.Thread:
         """Bring back the processes of a server that was running when the platform stopped (join to await it)."""
         deployment = self._deployment(record)
-        return self._spawn(lambda: self._start_set(deployment, record.spec))
+        return self._spawn(lambda: self._busy(deployment, lambda: self._start_set(deployment, record.spec)))
 
     def reap_orphans(self) -> int:
         """End processes an earlier platform on this data directory left running (it was killed, not stopped)."""
@@ -241,7 +257,7 @@ class ProcessSupervisor(DeploymentBackend):
 
         def run() -> None:
             try:
-                settlement = action()
+                settlement = self._busy(deployment, action)
             except Exception as error:  # the reason becomes the record's lastError; nothing is swallowed
                 logger.exception("deployment action failed", server_id=record.id)
                 settlement = self._settlement(record, "failed", f"{type(error).__name__}: {error}")
@@ -251,6 +267,16 @@ class ProcessSupervisor(DeploymentBackend):
                 self.on_settled(settlement)
 
         self._spawn(run)
+
+    @staticmethod
+    def _busy(deployment: LocalDeployment, action: Callable[[], T]) -> T:
+        with deployment.lock:
+            deployment.busy += 1
+        try:
+            return action()
+        finally:
+            with deployment.lock:
+                deployment.busy -= 1
 
     def _spawn(self, target: Callable[[], object]) -> threading.Thread:
         worker = threading.Thread(target=target, name="supervisor-action", daemon=True)

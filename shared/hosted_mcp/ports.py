@@ -74,6 +74,12 @@ class DeploymentBackend(ABC):
     def describe(self, record: ServerRecord) -> Settlement | None:
         """The settled outcome of the record's current deployment action, or None while it is still in progress."""
 
+    @abstractmethod
+    def loss(self, record: ServerRecord) -> str | None:
+        """For a record in a stable status (InService, Stopped): why its deployment no longer is what the status
+        says (gone, broken beyond what the platform repairs by itself, or nothing running while InService), or None
+        while it is, or while an action or a restart is under way. What the level-triggered sweep compares."""
+
 
 class ReadinessProbe(ABC):
     """Proves a deployed server answers MCP (initialize + tools/list through the real path)."""

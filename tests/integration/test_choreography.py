@@ -615,6 +615,39 @@ def test_the_reconciler_fails_a_record_whose_deployment_never_started(
     assert record.lastError.startswith("no outcome")
 
 
+def test_the_sweep_fails_a_server_whose_stack_was_deleted_outside_the_platform(choreography: Choreography) -> None:
+    flow = choreography
+    # Given a server InService
+    server_id = flow.create()
+    flow.run()
+    record = flow.record(server_id)
+    assert record is not None
+    assert record.status is ServerStatus.IN_SERVICE
+    flow.bus_events()
+    # When someone deletes its stack in the console (its events carry a token that is not ours: settle ignores them)
+    flow.cfn.delete_outside(record.deploymentId or "")
+    flow.run()
+    assert (flow.record(server_id) or record).status is ServerStatus.IN_SERVICE
+    # And the scheduled sweep runs (no deadline involved: the record is in a stable status)
+    sweep = json.loads((EVENTS_DIR / "reconcile" / "scheduled.json").read_text(encoding="utf-8"))
+    assert flow.handlers["reconcile"].handler(sweep, FakeLambdaContext()) == {"repaired": [server_id]}
+    flow.run()
+    # Then the record says what is true: Failed, with the reason, audited, announced, its connection inactive
+    failed = flow.record(server_id)
+    assert failed is not None
+    reason = f"stack {record.stackName} no longer exists (deleted outside the platform)"
+    assert (failed.status, failed.lastError) == (ServerStatus.FAILED, reason)
+    status, audit = flow.api("GET", f"/mcp/{server_id}/audit", server_id=server_id)
+    assert status == 200
+    assert audit["Items"][-1]["fromStatus"] == "InService"
+    assert audit["Items"][-1]["toStatus"] == "Failed"
+    assert audit["Items"][-1]["reason"] == reason
+    assert flow.transitions(server_id) == [("InService", "Failed")]
+    assert (flow.connection(server_id) or {})["status"] == "inactive"
+    # And a second sweep changes nothing more
+    assert flow.handlers["reconcile"].handler(sweep, FakeLambdaContext()) == {"repaired": []}
+
+
 # -- what one lifecycle costs ------------------------------------------------------------------------------------
 
 

@@ -166,6 +166,58 @@ def test_describe_reads_the_outcome_only_of_the_records_own_operation() -> None:
     assert backend.describe(record.evolve(requestToken="hmcp-x-7")) is None  # that operation never started
 
 
+def in_service(cfn: FakeCloudFormation, backend: CloudFormationBackend) -> ServerRecord:
+    record = creating()
+    deployment = backend.deploy(record)
+    return record.evolve(
+        status=ServerStatus.IN_SERVICE, deploymentId=deployment.deploymentId, stackName=deployment.stackName
+    )
+
+
+def test_a_complete_stack_or_one_busy_with_an_operation_has_lost_nothing() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    record = in_service(cfn, backend)
+    # Given the stack created, When the sweep asks, Then nothing is lost
+    assert backend.loss(record) is None
+    # Given an update that rolled back (the previous configuration keeps running), Then nothing is lost either
+    cfn.script("update", Script("fail", "TaskDefinition", "image not found"))
+    backend.apply(
+        record.evolve(spec=record.spec.model_copy(update={"environment": {"LEVEL": "v2"}}), requestToken="hmcp-x-2")
+    )
+    assert cfn.find(record.deploymentId or "", "test").status == "UPDATE_ROLLBACK_COMPLETE"
+    assert backend.loss(record) is None
+    # Given an operation in progress, Then it is not judged now
+    cfn.find(record.deploymentId or "", "test").status = "UPDATE_IN_PROGRESS"
+    assert backend.loss(record) is None
+
+
+def test_a_stack_deleted_outside_the_platform_is_a_loss_that_names_it() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    record = in_service(cfn, backend)
+    # When someone deletes the stack in the console
+    cfn.delete_outside(record.stackName or "")
+    # Then the sweep learns the record's deployment is gone, by name
+    assert backend.loss(record) == f"stack {record.stackName} no longer exists (deleted outside the platform)"
+
+
+def test_a_stack_left_broken_is_a_loss_with_the_failed_resources_own_reason() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    record = in_service(cfn, backend)
+    # When an update's rollback fails (the stack is UPDATE_ROLLBACK_FAILED: nothing CloudFormation repairs alone)
+    cfn.script("update", Script("fail-rollback", "Service", "Service did not stabilize"))
+    backend.apply(
+        record.evolve(spec=record.spec.model_copy(update={"environment": {"LEVEL": "v2"}}), requestToken="hmcp-x-2")
+    )
+    # Then the loss says which status and which resource, in CloudFormation's words
+    assert (
+        backend.loss(record)
+        == f"stack {record.stackName} is UPDATE_ROLLBACK_FAILED: Service: Service did not stabilize"
+    )
+
+
 # -- items and events -----------------------------------------------------------------------------------------------
 
 

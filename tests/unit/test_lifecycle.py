@@ -58,6 +58,10 @@ def test_creation_enters_creating_which_deploys() -> None:
         (S.DELETING, None, "deployed", True),
         (S.IN_SERVICE, S.FAILED, "failed", False),
         (S.STOPPED, S.IN_SERVICE, "deployed", False),
+        (S.IN_SERVICE, S.FAILED, "lost", True),
+        (S.STOPPED, S.FAILED, "lost", True),
+        (S.UPDATING, S.FAILED, "lost", False),
+        (S.FAILED, S.FAILED, "lost", False),
     ],
 )
 def test_outcomes_allow_only_the_documented_transitions(

@@ -50,6 +50,9 @@ OUTCOME_BY_STACK_STATUS: dict[str, Outcome] = {
     "DELETE_FAILED": "failed",
 }
 NO_UPDATES = "No updates are to be performed"
+# A stable record's stack in one of these is serving what its last operation asked for (an update that rolled back
+# keeps the previous configuration running). In any other terminal status it is gone or broken.
+STACK_RUNNING = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"})
 
 
 # -- the event --------------------------------------------------------------------------------------------------
@@ -234,13 +237,27 @@ class CloudFormationBackend(DeploymentBackend):
         if outcome is None:
             return None
         events = self._events(stack["StackId"])
-        latest = next((e for e in events if e.get("LogicalResourceId") == e.get("StackName")), None)
-        if record.requestToken and (latest is None or latest.get("ClientRequestToken") != record.requestToken):
+        if record.requestToken and _latest_token(events) != record.requestToken:
             return None
         reason = stack.get("StackStatusReason") or _default_reason(stack["StackStatus"])
         if outcome != "deployed":
             reason = real_failure_reason(events, record.requestToken, reason)
         return Settlement(serverId=record.id, deploymentId=stack["StackId"], outcome=outcome, reason=reason, token=None)
+
+    def loss(self, record: ServerRecord) -> str | None:
+        """Why a stable record's stack no longer serves it: deleted (by someone else), or left in a failed or
+        rolled-back-creation state. None while it is complete, or while an operation is in progress. Whether the
+        service's tasks are healthy is ECS's to repair (it replaces failing tasks), not a status change."""
+        stack = self._stack(record)
+        name = self.name_of(record)
+        if stack is None or stack["StackStatus"] == "DELETE_COMPLETE":
+            return f"stack {name} no longer exists (deleted outside the platform)"
+        status = stack["StackStatus"]
+        if status in STACK_RUNNING or status.endswith("_IN_PROGRESS"):
+            return None
+        events = self._events(stack["StackId"])
+        reason = real_failure_reason(events, _latest_token(events), stack.get("StackStatusReason") or "")
+        return f"stack {name} is {status}" + (f": {reason}" if reason else "")
 
     # -- reads --------------------------------------------------------------------------------------------------
 
@@ -256,6 +273,12 @@ class CloudFormationBackend(DeploymentBackend):
 
     def _events(self, stack_id: str) -> list[dict[str, Any]]:
         return stack_events(self._cfn, stack_id)
+
+
+def _latest_token(events: list[dict[str, Any]]) -> str | None:
+    """The request token of the stack's latest operation (its newest stack-level event)."""
+    latest = next((e for e in events if e.get("LogicalResourceId") == e.get("StackName")), None)
+    return latest.get("ClientRequestToken") if latest else None
 
 
 def stack_events(cloudformation: Any, stack_id: str, limit: int = 500) -> list[dict[str, Any]]:

@@ -6,8 +6,8 @@
 | record entered Updating/Starting/Stopping | `react` -> apply_change           | apply                      |
 | record entered Deleting                   | `react` -> tear_down              | teardown                   |
 | any status change                         | `react` -> announce               | publish                    |
-| a deployment action settled               | `settle`                          |                            |
-| schedule                                  | `reconcile_overdue`               |                            |
+| a deployment action settled, or was lost  | `settle`                          |                            |
+| schedule                                  | `sweep`                           |                            |
 
 Which status triggers which reaction is read from the lifecycle (`statemachine/lifecycle.json`). Both runtimes
 call the same use cases with their own `ReactionPorts`: on AWS each function hosts one reaction of `react`, on one
@@ -16,7 +16,7 @@ machine the change-feed pump hosts them all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
@@ -80,13 +80,25 @@ def announce(ports: ReactionPorts, change: StatusChange) -> StatusChanged | None
 
 
 def settle(ports: ReactionPorts, settlement: Settlement, *, now: datetime) -> ServerRecord | None:
-    """A deployment action settled: move its record (after proving MCP readiness when it deployed)."""
+    """A deployment action settled: move its record (after proving MCP readiness when it deployed). A running
+    deployment was lost: fail its record with the reason."""
+    if settlement.outcome == "lost":
+        return settle_loss(ports.store, settlement, now=now)
     return settle_deployment(ports.store, ports.probe, settlement, now=now)
 
 
-def reconcile_overdue(ports: ReactionPorts, *, now: datetime) -> list[ServerRecord]:
-    """The scheduled sweep: every record past its deadline is settled from its deployment, or failed."""
-    return reconcile(ports.store, ports.backend, ports.probe, overdue_records(ports.store, now=now), now=now)
+def sweep(ports: ReactionPorts, *, now: datetime) -> list[ServerRecord]:
+    """The scheduled, level-triggered sweep, one pass over the records: every record past its deadline is settled
+    from its deployment, or failed; every record in a stable status is compared with what really runs, and failed
+    with the reason when its deployment is lost. The records it changed."""
+    overdue, stable = [], []
+    for record in every_record(ports.store):
+        if _is_overdue(record, now):
+            overdue.append(record)
+        elif lifecycle().allows(record.status, ServerStatus.FAILED, "lost"):
+            stable.append(record)
+    repaired = reconcile(ports.store, ports.backend, ports.probe, overdue, now=now)
+    return repaired + verify_running(ports.store, ports.backend, stable, now=now)
 
 
 def reaction_for(change: StatusChange) -> Reaction | None:
@@ -258,6 +270,34 @@ def _settle(
     return move(store, record, target, actor=SYSTEM, reason=reason, now=now, pending=None, lastError=reason, **where)
 
 
+def settle_loss(store: ServerStore, settlement: Settlement, *, now: datetime) -> ServerRecord | None:
+    """The deployment of a record in a stable status was lost (a restore that failed, a crash loop): Failed with the
+    reason, if the record is still in the status the loss was seen in and still on that deployment."""
+    record = store.get(settlement.serverId) if settlement.serverId else None
+    if record is None:
+        logger.info("loss of no record", deployment_id=settlement.deploymentId)
+        return None
+    if settlement.status is not None and record.status is not settlement.status:
+        logger.info("loss after the record moved on", server_id=record.id, status=record.status)
+        return None
+    if settlement.deploymentId and record.deploymentId and settlement.deploymentId != record.deploymentId:
+        logger.info("loss of another deployment", server_id=record.id, deployment_id=settlement.deploymentId)
+        return None
+    return _lose(store, record, settlement.reason, now=now)
+
+
+def _lose(store: ServerStore, record: ServerRecord, reason: str, *, now: datetime) -> ServerRecord | None:
+    if not lifecycle().allows(record.status, ServerStatus.FAILED, "lost"):
+        logger.info("loss not allowed here", server_id=record.id, status=record.status)
+        return None
+    logger.warning("deployment lost", server_id=record.id, status=record.status, reason=reason)
+    try:
+        return move(store, record, ServerStatus.FAILED, actor=SYSTEM, reason=reason, now=now, lastError=reason)
+    except ConcurrentModification:
+        logger.info("record moved on while failing it", server_id=record.id)
+        return None
+
+
 # -- publish -------------------------------------------------------------------------------------------------------
 
 
@@ -303,20 +343,40 @@ def publish_connection(connections: Connections, change: StatusChange, base_url:
 # -- reconcile -----------------------------------------------------------------------------------------------------
 
 
-def overdue_records(store: ServerStore, *, now: datetime, page_size: int = 100) -> list[ServerRecord]:
-    """Records in a transitional status past their deadline (what the scheduled reconciler repairs)."""
-    overdue: list[ServerRecord] = []
+def every_record(store: ServerStore, *, page_size: int = 100) -> Iterator[ServerRecord]:
     token: str | None = None
     while True:
         page = store.list_page(page_size, token)
-        overdue.extend(
-            r
-            for r in page.records
-            if lifecycle().is_transitional(r.status) and r.statusDeadline is not None and r.statusDeadline <= now
-        )
+        yield from page.records
         if not page.next_token:
-            return overdue
+            return
         token = page.next_token
+
+
+def _is_overdue(record: ServerRecord, now: datetime) -> bool:
+    deadline = record.statusDeadline
+    return lifecycle().is_transitional(record.status) and deadline is not None and deadline <= now
+
+
+def overdue_records(store: ServerStore, *, now: datetime, page_size: int = 100) -> list[ServerRecord]:
+    """Records in a transitional status past their deadline (what the scheduled reconciler repairs)."""
+    return [r for r in every_record(store, page_size=page_size) if _is_overdue(r, now)]
+
+
+def verify_running(
+    store: ServerStore, backend: DeploymentBackend, records: list[ServerRecord], *, now: datetime
+) -> list[ServerRecord]:
+    """Level-triggered truth for stable records: one whose deployment the backend reports lost is Failed with the
+    reason (conditionally: a record that moved on since it was read is left to its new status)."""
+    failed = []
+    for record in records:
+        reason = backend.loss(record)
+        if reason is None:
+            continue
+        result = _lose(store, record, reason, now=now)
+        if result is not None:
+            failed.append(result)
+    return failed
 
 
 def reconcile(
