@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from hosted_mcp.models.domain import AuditEntry, ServerRecord, StatusChange
-from hosted_mcp.models.events import StatusChanged
+from hosted_mcp.models.events import ServerEvent
 from hosted_mcp.models.settlement import Deployment, Settlement
 
 
@@ -90,10 +90,11 @@ class ReadinessProbe(ABC):
 
 
 class StatusEvents(ABC):
-    """Where status-change events go: an EventBridge bus on AWS, local subscribers on one machine."""
+    """Where server events (status changes, restarts) go: an EventBridge bus on AWS, local subscribers on one
+    machine."""
 
     @abstractmethod
-    def publish(self, event: StatusChanged) -> None: ...
+    def publish(self, event: ServerEvent) -> None: ...
 
 
 class Connections(ABC):

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from hosted_mcp.adapters.memory import InMemoryServerStore
-from hosted_mcp.logic.reactions import deploy_server, overdue_records, settle, settle_deployment, sweep
+from hosted_mcp.logic.reactions import announce, deploy_server, overdue_records, settle, settle_deployment, sweep
 from hosted_mcp.logic.servers import create_server, update_server
 from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
-from hosted_mcp.models.domain import ServerRecord
-from hosted_mcp.models.events import StatusChanged
+from hosted_mcp.models.domain import ServerRecord, StatusChange
+from hosted_mcp.models.events import ServerEvent, ServerRestarted
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.models.settlement import Deployment, Settlement
 from hosted_mcp.ports import ApplyResult, Connections, DeploymentBackend, ReadinessProbe, StatusEvents
@@ -131,9 +131,9 @@ class Deployments(DeploymentBackend):
 
 class Announced(StatusEvents):
     def __init__(self) -> None:
-        self.events: list[StatusChanged] = []
+        self.events: list[ServerEvent] = []
 
-    def publish(self, event: StatusChanged) -> None:
+    def publish(self, event: ServerEvent) -> None:
         self.events.append(event)
 
 
@@ -234,3 +234,27 @@ def test_a_loss_reported_after_the_record_moved_on_changes_nothing() -> None:
     # When the late loss arrives, Then nothing changes
     assert settle(ports, loss, now=NOW) is None
     assert ports.store.get(record.id) == stopping
+
+
+def test_a_restart_counted_on_a_running_record_is_announced_as_a_restart_not_a_status_change() -> None:
+    ports = Ports()
+    record = in_service(ports.store, "bouncy")
+    # When the supervisor counts a restart on the record (same status, restarts up, the reason as lastError)
+    restarted = record.evolve(version=record.version + 1, restarts=1, lastError="replica 0 exited with code 1")
+    announce(ports, StatusChange(old=record, new=restarted))
+    # Then one restart event says so, with the count and the reason, and no status change is announced
+    [event] = ports.events.events
+    assert isinstance(event, ServerRestarted)
+    assert (event.detail.status, event.detail.restarts, event.detail.reason) == (
+        ServerStatus.IN_SERVICE,
+        1,
+        "replica 0 exited with code 1",
+    )
+    assert event.correlationId == f"{record.id}:{record.version + 1}"
+
+
+def test_other_changes_that_keep_the_status_announce_nothing() -> None:
+    ports = Ports()
+    record = in_service(ports.store, "still")
+    announce(ports, StatusChange(old=record, new=record.evolve(version=record.version + 1, deploymentId="d-2")))
+    assert ports.events.events == []

@@ -26,7 +26,7 @@ from hosted_mcp.errors import ConcurrentModification, DeploymentRejected
 from hosted_mcp.lifecycle import Outcome, Reaction, lifecycle
 from hosted_mcp.logic.transitions import amend, move
 from hosted_mcp.models.domain import ServerRecord, StatusChange
-from hosted_mcp.models.events import StatusChanged, StatusChangedDetail
+from hosted_mcp.models.events import ServerRestarted, ServerRestartedDetail, StatusChanged, StatusChangedDetail
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.models.settlement import Settlement
 from hosted_mcp.ports import (
@@ -67,9 +67,11 @@ def react(
 
 
 def announce(ports: ReactionPorts, change: StatusChange) -> StatusChanged | None:
-    """A record changed status: the status event, the connection (when the platform publishes them), the metrics."""
+    """A record changed status: the status event, the connection (when the platform publishes them), the metrics.
+    A running record counted a restart: the restart event."""
     event = publish_status(ports.events, change)
     if event is None:
+        publish_restart(ports.events, change)
         return None
     connections, base_url = ports.connections, ports.base_url
     if connections is not None and base_url:
@@ -325,6 +327,34 @@ def publish_status(events: StatusEvents, change: StatusChange) -> StatusChanged 
         return None
     event = status_event(change)
     events.publish(event)
+    return event
+
+
+def restart_event(change: StatusChange) -> ServerRestarted | None:
+    """The restart a change records (the same status, `restarts` counted up), or None."""
+    old, new = change.old, change.new
+    if old is None or new is None or old.status is not new.status or new.restarts <= old.restarts:
+        return None
+    return ServerRestarted(
+        correlationId=f"{new.id}:{new.version}",
+        detail=ServerRestartedDetail(
+            serverId=new.id,
+            name=new.spec.name,
+            normalizedName=new.normalizedName,
+            status=new.status,
+            restarts=new.restarts,
+            reason=new.lastError,
+            version=new.version,
+            at=new.updatedAt,
+            deploymentId=new.deploymentId,
+        ),
+    )
+
+
+def publish_restart(events: StatusEvents, change: StatusChange) -> ServerRestarted | None:
+    event = restart_event(change)
+    if event is not None:
+        events.publish(event)
     return event
 
 
