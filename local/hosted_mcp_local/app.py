@@ -42,6 +42,7 @@ from hosted_mcp.auth.forwarding import upstream_headers
 from hosted_mcp.auth.roles import Role, require_role
 from hosted_mcp.errors import DomainError, Forbidden, NotFound
 from hosted_mcp.models.domain import Caller, ServerRecord
+from hosted_mcp.models.events import StatusChanged
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp_local.caches import CachingAuthenticator, RecordCache
 from hosted_mcp_local.forwarder import (
@@ -210,7 +211,8 @@ class Gateway:
         if (refused := self.refuse_non_admin(request)) is not None:
             return refused
         server_id = request.query_params.get("serverId") or None
-        subscription = self.platform.events.subscribe(asyncio.get_running_loop(), server_id)
+        restarts = "restarts" in request.query_params.get("include", "").split(",")
+        subscription = self.platform.events.subscribe(asyncio.get_running_loop(), server_id, restarts=restarts)
 
         async def stream() -> AsyncIterator[bytes]:
             try:
@@ -222,7 +224,8 @@ class Gateway:
                         yield b": keep-alive\n\n"
                         continue
                     data = event.model_dump_json()
-                    yield f"id: {event.correlationId}\nevent: status\ndata: {data}\n\n".encode()
+                    kind = "status" if isinstance(event, StatusChanged) else "restart"
+                    yield f"id: {event.correlationId}\nevent: {kind}\ndata: {data}\n\n".encode()
             finally:
                 self.platform.events.unsubscribe(subscription)
 
@@ -268,14 +271,12 @@ class Gateway:
         if caller is None or record is None:  # only a management route's decision names no server
             return domain_error(Forbidden("No such route"))
         replicas = self.platform.supervisor.replica_urls(record.id)
-        if record.status is not ServerStatus.IN_SERVICE or not replicas:
+        if record.status is not ServerStatus.IN_SERVICE:
             retry = RETRY_AFTER_SECONDS.get(record.status, 5)
-            return problem(
-                503,
-                "NotInService",
-                f"Server {name} is {record.status}, not InService",
-                {"Retry-After": str(retry)},
-            )
+            return problem(503, "NotInService", f"Server {name} is {record.status}", {"Retry-After": str(retry)})
+        if not replicas:
+            why = self.platform.supervisor.unavailable(record.id)
+            return problem(503, "NoReplica", f"Server {name} is InService but {why}", {"Retry-After": "5"})
         session = request.headers.get("mcp-session-id") or _sse_session(request)
         index = self.pins.replica_for(record.id, session, len(replicas))
         return await self.forward(request, record, caller, replicas[index], index, rest)

@@ -1,22 +1,25 @@
-"""Process plumbing for the supervisor: ports, spawning, process groups, tags, ending and reaping.
+"""Process plumbing for the supervisor: ports, spawning, process groups, tags, exit watching, ending and reaping.
 
 Nothing here knows about servers, records or health: it starts a command in a process group of its own with a
-tag in its environment, and ends process groups and every process carrying a tag (TERM, a grace period, KILL).
-A tag is inherited by every process a replica starts, so a grandchild that left the group (mcp-proxy starts the
-stdio server in a session of its own) is still found, also by a platform that starts after a killed one.
+tag in its environment, tells when a process exits, and ends process groups and every process carrying a tag
+(TERM, a grace period, KILL). A tag is inherited by every process a replica starts, so a grandchild that left the
+group (mcp-proxy starts the stdio server in a session of its own) is still found, watched and ended, also by a
+platform that starts after a killed one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import selectors
 import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
 
 LOOPBACK = "127.0.0.1"
 STOP_GRACE_SECONDS = 5.0
@@ -29,20 +32,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def spawn(
-    command: Sequence[str], *, cwd: Path, env: Mapping[str, str], output: IO[bytes] | int
-) -> subprocess.Popen[bytes]:
-    """Start `command` (never through a shell) in a session and process group of its own, stdout and stderr to
-    `output`, no stdin. OSError when it cannot be started."""
-    return subprocess.Popen(
-        list(command),
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+def spawn(command: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """Start `command` (never through a shell) in a session and process group of its own, no stdin, stdout and
+    stderr into one pipe. The process and the pipe's read end (the caller reads and closes it). OSError when the
+    command cannot be started."""
+    read, write = os.pipe()
+    try:
+        process = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=write,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(read)
+        raise
+    finally:
+        os.close(write)
+    return process, read
 
 
 def tagged_processes(prefix: str) -> list[int]:
@@ -101,11 +111,91 @@ def reap_tagged(prefix: str) -> int:
     return len(orphans)
 
 
-def wait_for_exit(process: subprocess.Popen[bytes]) -> None:
-    """Block until `process` exits, without reaping it and without Popen's lock (`poll()` elsewhere keeps
-    working)."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+class ExitWatcher:
+    """Tells when watched processes exit, whoever their parent is: one thread waits on a pidfd per process (Linux
+    5.3+), so the stdio server mcp-proxy started is watched as closely as our own child. Where pidfds are not
+    available it looks at /proc once a second instead."""
+
+    POLL_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._lock = threading.Lock()
+        self._handles = itertools.count(1)
+        self._watches: dict[int, tuple[int, int | None, Callable[[int], None]]] = {}  # handle -> pid, pidfd, call
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
+        self._selector.register(self._wake_read, selectors.EVENT_READ, None)
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="exit-watcher", daemon=True)
+        self._thread.start()
+
+    def watch(self, pid: int, on_exit: Callable[[int], None]) -> int:
+        """Call `on_exit(pid)` once, from the watcher's thread, when `pid` exits (at once if it is already gone).
+        A handle for `unwatch`."""
+        handle = next(self._handles)
+        try:
+            pidfd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:
+            on_exit(pid)
+            return handle
+        except (OSError, AttributeError):
+            pidfd = None  # no pidfd support: the /proc fallback
+        with self._lock:
+            self._watches[handle] = (pid, pidfd, on_exit)
+            if pidfd is not None:
+                self._selector.register(pidfd, selectors.EVENT_READ, handle)
+        self._nudge()
+        return handle
+
+    def unwatch(self, handle: int) -> None:
+        with self._lock:
+            watched = self._watches.pop(handle, None)
+            if watched is not None and watched[1] is not None:
+                self._selector.unregister(watched[1])
+                os.close(watched[1])
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for handle in list(self._watches):
+                _pid, pidfd, _call = self._watches.pop(handle)
+                if pidfd is not None:
+                    self._selector.unregister(pidfd)
+                    os.close(pidfd)
+        self._nudge()
+        self._thread.join(timeout=STOP_GRACE_SECONDS)
+
+    def _nudge(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_write, b"x")
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    break
+                polled = any(pidfd is None for _pid, pidfd, _call in self._watches.values())
+            ready = self._selector.select(self.POLL_SECONDS if polled else None)
+            exited: list[int] = []
+            for key, _events in ready:
+                if key.data is None:
+                    with contextlib.suppress(BlockingIOError, OSError):
+                        os.read(self._wake_read, 4096)
+                else:
+                    exited.append(key.data)
+            with self._lock:
+                exited += [h for h, (pid, pidfd, _c) in self._watches.items() if pidfd is None and not alive(pid)]
+            for handle in exited:
+                with self._lock:
+                    watched = self._watches.get(handle)
+                if watched is None:
+                    continue
+                self.unwatch(handle)
+                watched[2](watched[0])
+        self._selector.close()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
