@@ -189,6 +189,41 @@ def test_a_server_that_fails_at_start_is_failed_with_its_last_lines_and_no_secre
     assert "Exception Group" in platform.replica_log(created["id"]).read_text()
 
 
+def test_a_failed_server_is_fixed_by_an_update_and_runs_the_fix(platform: LocalPlatform) -> None:
+    # Given a server whose creation failed (it refuses to start while the file it is told to check exists)
+    created = platform.create(moody("fixable", {"FAIL_IF_EXISTS": "moody.py"}))
+    failed = platform.wait(created["id"], "Failed")
+    assert failed is not None
+    events = platform.follow(created["id"])
+
+    # When an admin fixes its configuration
+    with platform.admin() as api:
+        answer = api.put(f"/mcp/{created['id']}", json={"environment": {"FAIL_IF_EXISTS": "absent"}})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "Creating"
+
+    # Then it is redeployed with the fix and answers
+    record = platform.wait(created["id"])
+    assert record is not None
+    assert (record["status"], record["lastError"], record["environment"]) == (
+        "InService",
+        None,
+        {"FAIL_IF_EXISTS": "absent"},
+    )
+    assert call_tool(record["url"], platform.token("ada"), "mood", {}) == "1"
+    # And the way back is announced and audited like every transition, the redeploy with its own entry
+    events.wait_for(entered("InService"))
+    assert [(e["detail"]["fromStatus"], e["detail"]["toStatus"]) for e in events.events] == [
+        ("Failed", "Creating"),
+        ("Creating", "InService"),
+    ]
+    assert [(e["fromStatus"], e["toStatus"], e["actor"], e["reason"]) for e in platform.audit(created["id"])[-2:]] == [
+        ("Failed", "Creating", "root", "redeploy requested"),
+        ("Creating", "InService", "hosted-mcp", "1 replica(s) answer MCP"),
+    ]
+    events.close()
+
+
 # -- a platform restart ------------------------------------------------------------------------------------------
 
 

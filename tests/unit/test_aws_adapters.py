@@ -23,7 +23,7 @@ from hosted_mcp.adapters.metrics import transition_metrics
 from hosted_mcp.adapters.stack_template import stack_name
 from hosted_mcp.endpoints import server_urls
 from hosted_mcp.errors import DeploymentRejected
-from hosted_mcp.models.domain import AuditEntry, ServerRecord, ServerSpec, StatusChange
+from hosted_mcp.models.domain import AuditEntry, PendingChange, ServerRecord, ServerSpec, StatusChange
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.ports import ApplyResult
 from tests.support.fake_cloudformation import FakeCloudFormation, Script
@@ -172,6 +172,47 @@ def in_service(cfn: FakeCloudFormation, backend: CloudFormationBackend) -> Serve
     return record.evolve(
         status=ServerStatus.IN_SERVICE, deploymentId=deployment.deploymentId, stackName=deployment.stackName
     )
+
+
+def redeploying(record: ServerRecord, version: int) -> ServerRecord:
+    """`record`, Failed, redeployed by an admin: Creating with the change pending (what update_server writes)."""
+    return record.evolve(
+        status=ServerStatus.CREATING,
+        version=version,
+        requestToken=f"hmcp-{SERVER_ID}-{version}",
+        pending=PendingChange(spec=record.spec, enabled=True, returnStatus=ServerStatus.FAILED),
+    )
+
+
+def test_a_redeploy_replaces_a_rolled_back_creation_once_however_often_it_is_asked() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    # Given a creation that rolled back (a stack CloudFormation will never update)
+    cfn.script("create", Script("fail"))
+    first = creating()
+    dead = backend.deploy(first)
+    failed = first.evolve(status=ServerStatus.FAILED, deploymentId=dead.deploymentId, stackName=dead.stackName)
+    # When it is redeployed, and the reaction runs again before and after the record noted the new stack
+    record = redeploying(failed, version=4)
+    replacement = backend.deploy(record)
+    again = backend.deploy(record)
+    noted = backend.deploy(record.evolve(deploymentId=replacement.deploymentId, stackName=replacement.stackName))
+    # Then one replacement exists, named after the record version that asked for it, and the dead stack is deleted
+    assert replacement == again == noted
+    assert replacement.stackName == f"{dead.stackName}-r4"
+    assert sorted(s.status for s in cfn.stacks.values()) == ["CREATE_COMPLETE", "DELETE_COMPLETE"]
+    assert [c for c, _ in cfn.calls].count("DeleteStack") == 1
+
+
+def test_a_redeploy_of_a_complete_stack_that_runs_what_is_asked_changes_nothing() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    record = creating()
+    deployment = backend.deploy(record)
+    failed = record.evolve(status=ServerStatus.FAILED, deploymentId=deployment.deploymentId)
+    redeployed = backend.deploy(redeploying(failed, version=3))
+    assert (redeployed.deploymentId, redeployed.unchanged) == (deployment.deploymentId, True)
+    assert len(cfn.stacks) == 1
 
 
 def test_a_complete_stack_or_one_busy_with_an_operation_has_lost_nothing() -> None:

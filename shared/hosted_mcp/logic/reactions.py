@@ -59,7 +59,7 @@ def react(
         return
     server_id, status = change.new.id, change.new.status
     if reaction == "deploy":
-        deploy_server(ports.store, ports.backend, server_id, now=now)
+        deploy_server(ports.store, ports.backend, server_id, now=now, probe=ports.probe)
     elif reaction == "apply":
         apply_change(ports.store, ports.backend, server_id, status, now=now)
     elif reaction == "teardown":
@@ -123,8 +123,14 @@ def _current(store: ServerStore, server_id: str, status: ServerStatus) -> Server
 
 
 def deploy_server(
-    store: ServerStore, backend: DeploymentBackend, server_id: str, *, now: datetime
+    store: ServerStore,
+    backend: DeploymentBackend,
+    server_id: str,
+    *,
+    now: datetime,
+    probe: ReadinessProbe | None = None,
 ) -> ServerRecord | None:
+    """Create the record's deployment (or, redeploying a Failed server, replace or update what is left of it)."""
     record = _current(store, server_id, ServerStatus.CREATING)
     if record is None:
         return None
@@ -132,6 +138,9 @@ def deploy_server(
         deployment = backend.deploy(record)
     except DeploymentRejected as rejected:
         return _fail(store, record, rejected.reason, now=now)
+    if deployment.unchanged:
+        # A redeploy found the deployment already as asked: no outcome will arrive, so settle now (with proof).
+        return settle_deployment(store, probe, _settlement(record, "deployed", "nothing to change"), now=now)
     if record.deploymentId == deployment.deploymentId:
         return record
     try:

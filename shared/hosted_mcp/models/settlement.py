@@ -13,6 +13,7 @@ class Deployment(BaseModel):
 
     deploymentId: str  # CloudFormation stack id on AWS; a local deployment id on one machine
     stackName: str
+    unchanged: bool = False  # a redeploy found the deployment already as asked: no settlement will follow
 
 
 class Settlement(BaseModel):
