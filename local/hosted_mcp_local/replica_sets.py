@@ -23,7 +23,7 @@ from hosted_mcp_local import launch
 from hosted_mcp_local.keeper import READY_POLL_SECONDS, CrashLoopPolicy, Keeper
 from hosted_mcp_local.processes import LOOPBACK, STOP_GRACE_SECONDS, ExitWatcher, end_many, free_port
 from hosted_mcp_local.replica import Replica, wait_ready
-from hosted_mcp_local.replica_output import ProbeTraffic, ReplicaLog
+from hosted_mcp_local.replica_output import ProbeTraffic, ReplicaLog, redact
 from hosted_mcp_local.settings import SupervisionSettings
 
 logger = Logger(service="hosted-mcp-supervisor", child=True)
@@ -167,7 +167,10 @@ class ReplicaSets:
         return replica
 
     def _keep(self, deployment: LocalDeployment, replica: Replica) -> None:
+        secrets = tuple(replica.spec.environment.values())  # a reason may quote the server, or its answers
+
         def restarted(reason: str) -> None:
+            reason = redact(reason, secrets)
             logger.warning("replica restarted", server_id=deployment.server_id, replica=replica.index, reason=reason)
             self.on_restart(deployment.server_id, reason)
 
@@ -175,7 +178,7 @@ class ReplicaSets:
             with deployment.lock:
                 if replica not in deployment.replicas:
                     return  # replaced or stopped meanwhile: not this set's to give up
-            self.lose(deployment, reason)
+            self.lose(deployment, redact(reason, secrets))
 
         health = replica.spec.containerHealthCheckConfig
         replica.keeper = Keeper(replica, health, policy=self.policy, on_restart=restarted, on_give_up=give_up)

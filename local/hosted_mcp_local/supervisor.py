@@ -33,6 +33,7 @@ from hosted_mcp.ports import ApplyResult, DeploymentBackend
 from hosted_mcp_local import launch
 from hosted_mcp_local.launch import container_runtime_problem
 from hosted_mcp_local.processes import STOP_GRACE_SECONDS, reap_tagged
+from hosted_mcp_local.replica_output import redact
 from hosted_mcp_local.replica_sets import LocalDeployment, ReplicaSets
 from hosted_mcp_local.settings import SupervisionSettings
 
@@ -178,7 +179,8 @@ class ProcessSupervisor(DeploymentBackend):
                 with deployment.lock:
                     deployment.restoring = False
             if problem is not None and not self._closing.is_set():
-                self.sets.lose(deployment, f"does not start again after a platform restart: {problem}")
+                reason = f"does not start again after a platform restart: {problem}"
+                self.sets.lose(deployment, redact(reason, record.spec.environment.values()))
 
         return self._spawn(run)
 
@@ -249,12 +251,14 @@ class ProcessSupervisor(DeploymentBackend):
 
     @staticmethod
     def _settlement(record: ServerRecord, outcome: str, reason: str) -> Settlement:
+        """An action's outcome; its reason (the record's next lastError) never shows an environment value."""
+        secrets = [*record.spec.environment.values(), *record.desired_spec.environment.values()]
         return Settlement.model_validate(
             {
                 "serverId": record.id,
                 "deploymentId": deployment_id(record.id),
                 "outcome": outcome,
-                "reason": reason,
+                "reason": redact(reason, secrets),
                 "token": record.requestToken,
             }
         )

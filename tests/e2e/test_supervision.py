@@ -7,6 +7,7 @@ The test servers are `tests/e2e/servers/moody.py` (its misbehaviour chosen by it
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -323,3 +324,36 @@ def test_a_chatty_replica_log_is_rotated_under_its_cap(platform: LocalPlatform) 
     assert all(p.stat().st_size <= 65536 for p in logs.glob("replica-0.log*"))
     assert "chatter line 002499" in (logs / "replica-0.log").read_text()
     assert "chatter line 000000" not in "".join(p.read_text() for p in logs.glob("replica-0.log*"))
+
+
+# -- the platform's own output -----------------------------------------------------------------------------------
+
+
+def test_the_platforms_own_output_is_json_lines_without_environment_values_or_credentials(
+    platform: LocalPlatform,
+) -> None:
+    # Given everything this module did (servers failing with a secret in their environment, crash loops, restarts),
+    # and a caller using a bearer token, an API key, and a wrong token
+    record = platform.wait(platform.create(stdio_greeter("audited", environment={"GREETING": SECRET}))["id"])
+    assert record is not None
+    token = platform.token("ada")
+    with platform.admin() as api:
+        issued = api.post("/api-keys", json={"name": "agent", "groups": [], "expiresInDays": 1})
+    assert issued.status_code == 201, issued.text
+    key = issued.json()["apiKey"]
+    assert call_tool(record["url"], token, "greet", {"name": "x"}) == f"{SECRET}, x!"
+    assert call_tool(record["url"], key, "greet", {"name": "y"}) == f"{SECRET}, y!"
+    assert gateway_answer(record["url"], token[:-4] + "AAAA").status_code == 401
+
+    # When the platform's own output is read (stdout and stderr of `hosted-mcp serve`)
+    assert platform.log is not None
+    lines = [line for line in platform.log.read_text().splitlines() if line.strip()]
+
+    # Then every line is a JSON object with a level and a message, and none shows a secret or a credential
+    assert lines
+    for line in lines:
+        entry = json.loads(line)
+        assert {"level", "message"} <= set(entry), line
+    output = "\n".join(lines)
+    for secret in (SECRET, token, key, platform.token("root", admin=True)):
+        assert secret not in output
