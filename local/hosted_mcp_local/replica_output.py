@@ -222,7 +222,9 @@ class OutputReader:
 
     def _read_until_the_pipe_ends(self) -> None:
         while True:
-            for key, _events in self._selector.select(HOLD_SECONDS / 3):
+            # Idle, it sleeps until the process writes; with lines held, until the oldest is due.
+            due = self._held[0][0] + HOLD_SECONDS - time.monotonic() if self._held else None
+            for key, _events in self._selector.select(None if due is None else max(0.0, due)):
                 if not self._read(key.fd) and key.fd == self._pipe:
                     return
             self._flush()
