@@ -10,6 +10,7 @@ platform that starts after a killed one.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import os
 import selectors
@@ -24,6 +25,11 @@ from pathlib import Path
 LOOPBACK = "127.0.0.1"
 STOP_GRACE_SECONDS = 5.0
 PROCESS_TAG = "HOSTED_MCP_PROCESS"
+
+
+def data_dir_tag(data_dir: Path) -> str:
+    """The tag prefix of every process a platform on `data_dir` starts: two platforms never end each other's."""
+    return hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
 
 
 def free_port() -> int:

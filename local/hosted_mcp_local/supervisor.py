@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import sys
 import threading
@@ -32,7 +31,7 @@ from hosted_mcp.models.settlement import Deployment, Settlement
 from hosted_mcp.ports import ApplyResult, DeploymentBackend
 from hosted_mcp_local import launch
 from hosted_mcp_local.launch import container_runtime_problem
-from hosted_mcp_local.processes import STOP_GRACE_SECONDS, reap_tagged
+from hosted_mcp_local.processes import STOP_GRACE_SECONDS, data_dir_tag, reap_tagged
 from hosted_mcp_local.replica_output import redact
 from hosted_mcp_local.replica_sets import LocalDeployment, ReplicaSets
 from hosted_mcp_local.settings import SupervisionSettings
@@ -68,7 +67,7 @@ class ProcessSupervisor(DeploymentBackend):
         self._closing = threading.Event()
         self._workers: list[threading.Thread] = []
         # Tags processes as this data directory's, so two platforms on one machine never end each other's.
-        self.tag = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+        self.tag = data_dir_tag(data_dir)
         self.sets = ReplicaSets(
             tag=self.tag,
             wrapper=proxy_bin,
