@@ -114,6 +114,27 @@ def test_a_killed_stdio_server_behind_a_live_wrapper_is_restarted_at_once_not_af
     events.close()
 
 
+def test_a_hung_stdio_server_is_restarted_after_its_retries_within_the_bound(platform: LocalPlatform) -> None:
+    # Given a stdio server checked every 5 s, 2 s per check, 2 failures in a row to restart: at most 5 * 2 + 2 * 2 s
+    health = {"interval": 5, "timeout": 2, "retries": 2, "startPeriod": 0}
+    record = platform.wait(platform.create(stdio_greeter("frozen") | {"containerHealthCheckConfig": health})["id"])
+    assert record is not None
+    events = platform.follow(record["id"])
+    [server] = [p for p in processes_in(platform.workdir(record["id"])) if cmdline(p)[:2] == [b"python", b"server.py"]]
+
+    # When the server behind mcp-proxy hangs (alive, answering nothing)
+    stopped_at = time.monotonic()
+    os.kill(server, signal.SIGSTOP)
+
+    # Then the failed checks restart it, with a reason that says so, and it answers again
+    restart = events.wait_for(restarted)
+    detected = time.monotonic() - stopped_at
+    assert restart["detail"]["reason"].startswith("replica 0 failed 2 liveness check(s) in a row: ")
+    wait_answering(record["url"], platform.token("ada"))
+    print(f"\nhung stdio server (interval 5, timeout 2, retries 2; bound 14 s): restarted after {detected:.1f}s")
+    events.close()
+
+
 def test_after_a_restart_the_start_period_is_honoured_so_a_slow_server_is_restarted_once(
     platform: LocalPlatform,
 ) -> None:
