@@ -4,12 +4,14 @@ strings, servers get their own environment (not the platform's), and images fail
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from hosted_mcp.errors import DeploymentRejected
-from hosted_mcp.models.domain import ServerSpec
+from hosted_mcp.models.domain import ServerRecord, ServerSpec
+from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp_local import launch
 from hosted_mcp_local.launch import container_runtime_problem
 from hosted_mcp_local.supervisor import ProcessSupervisor
@@ -87,3 +89,40 @@ def test_image_without_a_container_runtime_names_the_reason(monkeypatch: pytest.
     monkeypatch.setenv("PATH", "/nonexistent")
 
     assert "container runtime" in container_runtime_problem()
+
+
+def record_in(status: ServerStatus) -> ServerRecord:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    return ServerRecord(
+        id="abc", normalizedName="x", spec=spec(), status=status, owner="a", createdAt=now, updatedAt=now
+    )
+
+
+def test_a_running_record_with_no_process_and_nothing_under_way_has_lost_its_deployment(tmp_path: Path) -> None:
+    backend = supervisor(tmp_path)
+    try:
+        # Given an InService record this platform never started (nothing restores it), Then it is lost
+        assert (
+            backend.loss(record_in(ServerStatus.IN_SERVICE)) == "no process runs for it: this platform never started it"
+        )
+        # And a Stopped one runs nothing by design
+        assert backend.loss(record_in(ServerStatus.STOPPED)) is None
+    finally:
+        backend.close()
+
+
+def test_a_record_whose_replicas_are_starting_is_not_judged_and_the_gateway_says_why(tmp_path: Path) -> None:
+    backend = supervisor(tmp_path)
+    try:
+        # Given the platform restoring a server after a restart (its replicas not running yet)
+        deployment = backend._deployment(record_in(ServerStatus.IN_SERVICE))
+        deployment.restoring, deployment.busy = True, 1
+        # Then the sweep leaves it alone, and a 503 says what is going on
+        assert backend.loss(record_in(ServerStatus.IN_SERVICE)) is None
+        assert backend.unavailable("abc") == "its replicas are starting again after a platform restart"
+        # When the restore is over and nothing runs, Then it is lost, and the gateway says so
+        deployment.restoring, deployment.busy = False, 0
+        assert backend.loss(record_in(ServerStatus.IN_SERVICE)) == "none of its replicas is running"
+        assert backend.unavailable("abc") == "no replica runs"
+    finally:
+        backend.close()
