@@ -129,16 +129,23 @@ class ExitWatcher:
         self._lock = threading.Lock()
         self._handles = itertools.count(1)
         self._watches: dict[int, tuple[int, int | None, Callable[[int], None]]] = {}  # handle -> pid, pidfd, call
-        self._wake_read, self._wake_write = os.pipe()
-        os.set_blocking(self._wake_write, False)
-        self._selector.register(self._wake_read, selectors.EVENT_READ, None)
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="exit-watcher", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None  # started by the first watch
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._closed:
+                return
+            self._wake_read, self._wake_write = os.pipe()
+            os.set_blocking(self._wake_write, False)
+            self._selector.register(self._wake_read, selectors.EVENT_READ, None)
+            self._thread = threading.Thread(target=self._run, name="exit-watcher", daemon=True)
+            self._thread.start()
 
     def watch(self, pid: int, on_exit: Callable[[int], None]) -> int:
         """Call `on_exit(pid)` once, from the watcher's thread, when `pid` exits (at once if it is already gone).
         A handle for `unwatch`."""
+        self._start()
         handle = next(self._handles)
         try:
             pidfd: int | None = os.pidfd_open(pid)
@@ -169,10 +176,16 @@ class ExitWatcher:
                 if pidfd is not None:
                     self._selector.unregister(pidfd)
                     os.close(pidfd)
+            thread = self._thread
+        if thread is None:
+            self._selector.close()
+            return
         self._nudge()
-        self._thread.join(timeout=STOP_GRACE_SECONDS)
+        thread.join(timeout=STOP_GRACE_SECONDS)
 
     def _nudge(self) -> None:
+        if self._thread is None:
+            return
         with contextlib.suppress(BlockingIOError, OSError):
             os.write(self._wake_write, b"x")
 
