@@ -37,10 +37,11 @@ class LocalDeployment:
     spec: ServerSpec | None = None
     replicas: list[Replica] = field(default_factory=list)
     action_token: str | None = None
-    busy: int = 0  # actions (deploy, apply, teardown, restore) under way
+    busy: int = 0  # actions (deploy, apply, teardown, restore) under way or waiting for their turn
     restoring: bool = False
     lost: str | None = None  # why its replicas are gone, when they were given up on
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    lock: threading.RLock = field(default_factory=threading.RLock)  # short: the fields above
+    acting: threading.Lock = field(default_factory=threading.Lock)  # held through an action: one at a time
 
     @property
     def workdir(self) -> Path:

@@ -234,10 +234,14 @@ class ProcessSupervisor(DeploymentBackend):
 
     @staticmethod
     def _busy(deployment: LocalDeployment, action: Callable[[], T]) -> T:
+        """Run an action of the deployment after the one under way, if any: a stop or a delete asked for while the
+        server is being restored after a platform restart waits for the restore, then undoes it, instead of
+        racing it (and leaving processes running for a Stopped or deleted server)."""
         with deployment.lock:
             deployment.busy += 1
         try:
-            return action()
+            with deployment.acting:
+                return action()
         finally:
             with deployment.lock:
                 deployment.busy -= 1

@@ -265,7 +265,11 @@ def test_after_a_platform_restart_servers_restore_in_the_background_and_one_that
             | {"containerHealthCheckConfig": {"startPeriod": 30, "interval": 5, "retries": 1, "timeout": 2}}
         )
         fine = platform.create(stdio_greeter("hare"))
-        for server in (once, slow, fine):
+        parked = platform.create(
+            stdio_greeter("sloth", environment={"GREETING": "Hm", "STARTUP_DELAY": "12"})
+            | {"containerHealthCheckConfig": {"startPeriod": 30}}
+        )
+        for server in (once, slow, fine, parked):
             platform.wait(server["id"])
 
         # When the platform is killed and started again
@@ -283,6 +287,12 @@ def test_after_a_platform_restart_servers_restore_in_the_background_and_one_that
             "Server tortoise is InService but its replicas are starting again after a platform restart"
         )
         assert "not InService" not in waiting.text
+        # And a server stopped while it is still being restored ends Stopped with nothing running (the stop waits
+        # for the restore, then undoes it)
+        with platform.admin() as api:
+            assert api.put(f"/mcp/{parked['id']}", json={"enabled": False}).status_code == 200
+        assert platform.wait(parked["id"], "Stopped", timeout=90) is not None
+        assert processes_in(platform.workdir(parked["id"])) == []
         # And the one that does not start again settles Failed, with the reason in its own words and an audit entry
         failed = platform.wait(once["id"], "Failed")
         assert failed is not None
