@@ -9,8 +9,8 @@ lines at hand for failure reasons.
   of a server that runs unwrapped (HTTP, SSE).
 - **Noise.** The platform's own MCP calls (readiness and liveness) are recognised by what the probe reported: the
   local ports of its connections and the session ids it was given. A line naming one of them (an access-log line,
-  "Created new transport with session ID ...") is dropped. Lines are held `HOLD_SECONDS` before they are written,
-  so the probe has heard its session id by the time the server's line about it is judged.
+  "Created new transport with session ID ...") is dropped. Lines are held `HOLD_SECONDS` (0.5 s) before they are
+  written, so the probe has heard its session id by the time the server's line about it is judged.
 - **Cap.** Each replica's log is rotated at `max_bytes` into `replica-N.log.1` ... `.log.<backups>`.
 - **Last lines.** The server's own last `TAIL_LINES` lines (at most `TAIL_BYTES`) are kept for failure reasons,
   with the record's environment values redacted (`redact`).
@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-HOLD_SECONDS = 0.3
+HOLD_SECONDS = 0.5
 NOISE_MEMORY_SECONDS = 120.0
 TAIL_LINES = 5
 TAIL_BYTES = 1024
