@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     names = args.benchmarks or list(BENCHMARKS)
     failed = []
     for name in names:
-        command = f"python -m bench {name}" + (" --quick" if args.quick else "")
+        options = [a for a in (sys.argv[1:] if argv is None else argv) if a.startswith("-") or a[:1].isdigit()]
+        command = " ".join(["python -m bench", name, *options])
         print(f"== {name} ==", flush=True)
         started = time.perf_counter()
         try:
