@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from hosted_mcp_local.processes import data_dir_tag, tagged_processes
 from tests.e2e.platform import (
     LocalPlatform,
     call_tool,
@@ -53,6 +54,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory, proxy: str) -> Iterator[L
         yield running
     finally:
         running.stop()
+    # No orphan: every process the platform started ended with it, restarted and crash-looped ones included
+    assert tagged_processes(f"{data_dir_tag(running.data_dir)}:") == []
 
 
 def moody(name: str, environment: dict[str, str], **extra: Any) -> dict[str, Any]:
