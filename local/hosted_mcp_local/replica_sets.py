@@ -8,6 +8,7 @@ is replaced or stops.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -76,6 +77,7 @@ class ReplicaSets:
         self.policy = CrashLoopPolicy(settings.crash_loop_restarts, settings.crash_loop_window)
         self.noise = ProbeTraffic()  # the platform's own MCP calls, kept out of servers' logs
         self.watcher = ExitWatcher()
+        self._fifos: bool | None = None
 
     def start(self, deployment: LocalDeployment, spec: ServerSpec) -> str | None:
         """Start a full replica set for `spec`; swap it in once every replica answers MCP (each gets up to
@@ -133,7 +135,8 @@ class ReplicaSets:
         self.watcher.close()
 
     def launch_spec(self, deployment: LocalDeployment, spec: ServerSpec, replica: Replica) -> launch.Launch:
-        fifo = deployment.logs / f"replica-{replica.index}.stderr" if spec.serverType is ServerType.STDIO else None
+        wrapped = spec.serverType is ServerType.STDIO and self._fifos_work(deployment.logs)
+        fifo = deployment.logs / f"replica-{replica.index}.stderr" if wrapped else None
         env = launch.environment(
             spec,
             server=deployment.name,
@@ -144,6 +147,21 @@ class ReplicaSets:
         )
         command = launch.command(spec, replica.port, wrapper=self.wrapper, stderr_fifo=fifo)
         return launch.Launch(command=command, cwd=deployment.workdir, env=env, fifo=fifo)
+
+    def _fifos_work(self, directory: Path) -> bool:
+        """Whether FIFOs can be made where servers' logs are (not on every file system): without them a wrapped
+        server's stderr stays mixed with its wrapper's output, and failure reasons quote both."""
+        if self._fifos is None:
+            probe = directory / ".fifo-check"
+            try:
+                probe.unlink(missing_ok=True)
+                os.mkfifo(probe, 0o600)
+                probe.unlink()
+                self._fifos = True
+            except OSError as error:
+                logger.warning("no FIFOs in the data directory", error=str(error))
+                self._fifos = False
+        return self._fifos
 
     def _new_replica(self, deployment: LocalDeployment, spec: ServerSpec, index: int, generation: int) -> Replica:
         deployment.logs.mkdir(parents=True, exist_ok=True)
