@@ -26,6 +26,7 @@ BENCHMARKS = {
     "scale": "bench.scale",
     "cost": "bench.cost",
     "bridge": "bench.bridge",
+    "crash": "bench.crash",
 }
 RESULTS = Path(__file__).parent / "results"
 
@@ -39,6 +40,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=300, help="tools/call requests per client and path")
     parser.add_argument("--seconds", type=float, default=20.0, help="time bound for each load phase")
     parser.add_argument("--sizes", default="10,1000,10000", help="stored servers for the scale benchmark")
+    parser.add_argument("--trials", type=int, default=16, help="crash: kill -9 trials")
+    parser.add_argument("--rounds", type=int, default=10, help="crash: rounds of each race")
+    parser.add_argument("--fleet", type=int, default=20, help="crash: servers created at once to converge")
     parser.add_argument("--quick", action="store_true", help="fewer runs and calls, for a smoke check")
     parser.add_argument("--no-save", action="store_true", help="print only; do not write bench/results/")
     args = parser.parse_args(argv)
@@ -47,6 +51,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}")
     if args.quick:
         args.runs, args.calls, args.seconds, args.sizes = 2, 60, 5.0, "10,1000"
+        args.trials, args.rounds, args.fleet = 3, 3, 5
     return args
 
 

@@ -170,7 +170,7 @@ def lifecycle_counts() -> LifecycleCounts:
     from hosted_mcp.logic import reactions, servers
     from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
     from hosted_mcp.models.domain import AuditEntry, Caller, ServerRecord, StatusChange
-    from hosted_mcp.models.events import StatusChanged
+    from hosted_mcp.models.events import ServerEvent
     from hosted_mcp.models.settlement import Deployment, Settlement
     from hosted_mcp.ports import ApplyResult, Connections, DeploymentBackend, StatusEvents
 
@@ -240,8 +240,12 @@ def lifecycle_counts() -> LifecycleCounts:
             counts.cloudformation_calls += 1
             return None
 
+        def loss(self, record: ServerRecord) -> str | None:
+            counts.cloudformation_calls += 1
+            return None
+
     class Bus(StatusEvents):
-        def publish(self, event: StatusChanged) -> None:
+        def publish(self, event: ServerEvent) -> None:
             counts.custom_events += 1
 
     class ConnectionTable(Connections):

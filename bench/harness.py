@@ -233,7 +233,9 @@ class RunningPlatform:
     def start(self, timeout: float = 60) -> RunningPlatform:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         shutil.copytree(ROOT / "examples", self.data_dir / "artifacts" / "examples", dirs_exist_ok=True)
-        env = {**os.environ, "HOSTED_MCP_PROXY_BIN": proxy_bin()}
+        # The code of this checkout, whichever checkout the interpreter's environment was installed from.
+        code = os.pathsep.join(str(ROOT / part) for part in ("shared", "local"))
+        env = {**os.environ, "HOSTED_MCP_PROXY_BIN": proxy_bin(), "PYTHONPATH": code}
         command = [sys.executable, "-m", "hosted_mcp_local.cli", "serve", "--port", str(self.port)]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -361,6 +363,12 @@ class RunningPlatform:
             if b"--port" in argv and any(b"mcp-proxy" in a for a in argv[:2]):
                 return int(argv[argv.index(b"--port") + 1])
         raise RuntimeError(f"no mcp-proxy found for {server_id}")
+
+    def crash(self) -> None:
+        """SIGKILL: no chance to clean up, as after a power cut (its servers' processes are left running)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
 
     def stop(self) -> None:
         self._closing.set()

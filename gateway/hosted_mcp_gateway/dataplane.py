@@ -96,10 +96,18 @@ class Target:
 
 class DataPlane:
     def __init__(
-        self, *, decide: Decide, replicas: Replicas, hosts: TrustedHosts, key: bytes, pool: UpstreamPool | None = None
+        self,
+        *,
+        decide: Decide,
+        replicas: Replicas,
+        hosts: TrustedHosts,
+        key: bytes,
+        pool: UpstreamPool | None = None,
+        unavailable: Callable[[ServerRecord], str] | None = None,
     ) -> None:
         self.decide = decide
         self.replicas = replicas
+        self.unavailable = unavailable or (lambda record: "no replica is answering right now")
         self.hosts = hosts
         self.pool = pool or UpstreamPool()
         self.sessions = SessionIds(key)
@@ -306,12 +314,13 @@ class DataPlane:
         await stream_answer(upstream, stream, response_headers + grant, receive, send)
 
     async def _not_in_service(self, send: Send, record: ServerRecord, has_replicas: bool) -> None:
+        name = record.normalizedName
         if record.status is ServerStatus.IN_SERVICE:  # the record says so, but no replica is up right now
-            message = f"Server {record.normalizedName} has no replica answering right now"
-        else:
-            message = f"Server {record.normalizedName} is {record.status}, not InService"
+            why = self.unavailable(record)
+            await problem(send, 503, "NoReplica", f"Server {name} is InService but {why}", {"Retry-After": "5"})
+            return
         retry = RETRY_AFTER_SECONDS.get(record.status, 5)
-        await problem(send, 503, "NotInService", message, {"Retry-After": str(retry)})
+        await problem(send, 503, "NotInService", f"Server {name} is {record.status}", {"Retry-After": str(retry)})
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------

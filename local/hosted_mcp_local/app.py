@@ -39,6 +39,7 @@ from hosted_mcp.auth.decision import Decision, decide
 from hosted_mcp.auth.roles import Role, require_role
 from hosted_mcp.errors import DomainError, NotFound
 from hosted_mcp.models.domain import Caller
+from hosted_mcp.models.events import StatusChanged
 from hosted_mcp_gateway.dataplane import DataPlane
 from hosted_mcp_gateway.request_line import RequestLineRule
 from hosted_mcp_gateway.trusted_host import TrustedHosts
@@ -79,6 +80,7 @@ class Gateway:
         self.plane = DataPlane(
             decide=lambda method, path, headers: decide(self.authenticator, self.records, method, path, headers),
             replicas=lambda record: platform.supervisor.replica_urls(record.id),
+            unavailable=lambda record: platform.supervisor.unavailable(record.id),
             hosts=self.hosts,
             key=platform.gateway_key,
         )
@@ -146,7 +148,8 @@ class Gateway:
         if (refused := self.refuse_non_admin(request)) is not None:
             return refused
         server_id = request.query_params.get("serverId") or None
-        subscription = self.platform.events.subscribe(asyncio.get_running_loop(), server_id)
+        restarts = "restarts" in request.query_params.get("include", "").split(",")
+        subscription = self.platform.events.subscribe(asyncio.get_running_loop(), server_id, restarts=restarts)
 
         async def stream() -> AsyncIterator[bytes]:
             try:
@@ -158,7 +161,8 @@ class Gateway:
                         yield b": keep-alive\n\n"
                         continue
                     data = event.model_dump_json()
-                    yield f"id: {event.correlationId}\nevent: status\ndata: {data}\n\n".encode()
+                    kind = "status" if isinstance(event, StatusChanged) else "restart"
+                    yield f"id: {event.correlationId}\nevent: {kind}\ndata: {data}\n\n".encode()
             finally:
                 self.platform.events.unsubscribe(subscription)
 

@@ -257,6 +257,7 @@ def find_mcp_proxy(explicit: str | None) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from hosted_mcp_local import observability
     from hosted_mcp_local.app import create_app
     from hosted_mcp_local.platform import DataDirInUse, Platform, PlatformConfig
 
@@ -280,19 +281,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except DataDirInUse as error:
         raise CliError(str(error)) from error
     app = create_app(platform, allowed_hosts=allowed)
-    print(f"Hosted MCP is running at {base_url}", flush=True)
-    print(f"  data directory: {data_dir}", flush=True)
-    if not (shutil.which(proxy_bin) or Path(proxy_bin).is_file()):
-        print(
-            f"  warning:        mcp-proxy not found ({proxy_bin}): stdio servers will fail until it is installed",
-            flush=True,
-        )
-        print("                  (`make install` puts it in .tools/mcp-proxy; or pass --mcp-proxy PATH)", flush=True)
-    print(f"  admin token:    hosted-mcp token --data-dir {data_dir} --user admin --admin", flush=True)
-    print(f"  then:           export HOSTED_MCP_URL={base_url} HOSTED_MCP_TOKEN=<that token>", flush=True)
+    observability.structure_everything_else()
+    observability.announce(base_url, data_dir, proxy_bin, bool(shutil.which(proxy_bin) or Path(proxy_bin).is_file()))
     # Open event streams (GET /events, SSE sessions) never end by themselves: give them a few seconds, not forever.
     uvicorn.run(
-        app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, timeout_graceful_shutdown=5
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_config=observability.uvicorn_log_config(args.log_level),
+        access_log=False,
+        timeout_graceful_shutdown=5,
     )
     return EXIT_OK
 

@@ -1,7 +1,9 @@
-"""Local status-event subscribers: the one-machine twin of the EventBridge bus.
+"""Local event subscribers: the one-machine twin of the EventBridge bus.
 
-`publish` fans each event out to in-process listeners (plain callables) and to subscriptions (bounded queues
-read by the `GET /events` stream). A slow subscription loses its oldest events rather than blocking the pump.
+`publish` fans each event (status changes, restarts) out to in-process listeners (plain callables) and to
+subscriptions (bounded queues read by the `GET /events` stream; a subscription gets restart events only when it
+asks for them, so readers written for status events alone keep working). A slow subscription loses its oldest
+events rather than blocking the pump.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 
 from aws_lambda_powertools import Logger
 
-from hosted_mcp.models.events import StatusChanged
+from hosted_mcp.models.events import ServerEvent, StatusChanged
 from hosted_mcp.ports import StatusEvents
 
 logger = Logger(service="hosted-mcp-events")
@@ -22,32 +24,37 @@ QUEUE_SIZE = 1000
 class Subscription:
     """Events for one reader on an asyncio loop; `get` waits for the next one."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, server_id: str | None = None) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, server_id: str | None = None, *, restarts: bool = False
+    ) -> None:
         self.loop = loop
         self.server_id = server_id
-        self.queue: asyncio.Queue[StatusChanged] = asyncio.Queue(QUEUE_SIZE)
+        self.restarts = restarts
+        self.queue: asyncio.Queue[ServerEvent] = asyncio.Queue(QUEUE_SIZE)
 
-    def offer(self, event: StatusChanged) -> None:
+    def offer(self, event: ServerEvent) -> None:
         if self.server_id and event.detail.serverId != self.server_id:
+            return
+        if not self.restarts and not isinstance(event, StatusChanged):
             return
         self.loop.call_soon_threadsafe(self._put, event)
 
-    def _put(self, event: StatusChanged) -> None:
+    def _put(self, event: ServerEvent) -> None:
         if self.queue.full():
             self.queue.get_nowait()
         self.queue.put_nowait(event)
 
-    async def get(self) -> StatusChanged:
+    async def get(self) -> ServerEvent:
         return await self.queue.get()
 
 
 class LocalStatusEvents(StatusEvents):
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._listeners: list[Callable[[StatusChanged], None]] = []
+        self._listeners: list[Callable[[ServerEvent], None]] = []
         self._subscriptions: set[Subscription] = set()
 
-    def publish(self, event: StatusChanged) -> None:
+    def publish(self, event: ServerEvent) -> None:
         with self._lock:
             listeners = list(self._listeners)
             subscriptions = list(self._subscriptions)
@@ -62,12 +69,14 @@ class LocalStatusEvents(StatusEvents):
             except RuntimeError:  # its loop is closed: the reader went away
                 self.unsubscribe(subscription)
 
-    def add_listener(self, listener: Callable[[StatusChanged], None]) -> None:
+    def add_listener(self, listener: Callable[[ServerEvent], None]) -> None:
         with self._lock:
             self._listeners.append(listener)
 
-    def subscribe(self, loop: asyncio.AbstractEventLoop, server_id: str | None = None) -> Subscription:
-        subscription = Subscription(loop, server_id)
+    def subscribe(
+        self, loop: asyncio.AbstractEventLoop, server_id: str | None = None, *, restarts: bool = False
+    ) -> Subscription:
+        subscription = Subscription(loop, server_id, restarts=restarts)
         with self._lock:
             self._subscriptions.add(subscription)
         return subscription

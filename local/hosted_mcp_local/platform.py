@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +43,7 @@ from hosted_mcp.ports import (
 from hosted_mcp_local.events import LocalStatusEvents
 from hosted_mcp_local.identity import LocalIssuer, gateway_key, local_auth_settings, server_secret
 from hosted_mcp_local.pump import ChangeFeedPump
+from hosted_mcp_local.settings import SupervisionSettings
 from hosted_mcp_local.store import SqliteApiKeyStore, SqliteServerStore
 from hosted_mcp_local.supervisor import ProcessSupervisor
 
@@ -64,6 +64,7 @@ class PlatformConfig:
     reconcile_interval: float = 60.0
     startup_timeout: float = 60.0
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
+    supervision: SupervisionSettings = field(default_factory=SupervisionSettings.from_environ)
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,11 @@ class Platform:
             on_restart=self.count_restart,
             startup_timeout=config.startup_timeout,
             shared_secret=lambda server_id: server_secret(self.gateway_key, server_id),
+            settings=config.supervision,
         )
-        self.probe = McpReadinessProbe(self.supervisor.endpoints, timeout=5.0, attempts=3, retry_delay=0.5)
+        self.probe = McpReadinessProbe(
+            self.supervisor.endpoints, timeout=5.0, attempts=3, retry_delay=0.5, observer=self.supervisor.noise
+        )
         self.ports = LocalReactionPorts(
             store=self.store, backend=self.supervisor, probe=self.probe, events=self.events, base_url=config.base_url
         )
@@ -150,12 +154,16 @@ class Platform:
             raise DataDirInUse(f"another hosted-mcp serve is using {self.config.data_dir}") from error
         self._lock = handle
 
-    def resume(self) -> None:
+    def resume(self) -> list[threading.Thread]:
         """Processes do not outlive the platform: bring back running servers and re-drive transitional records.
 
         Every change already in the feed was delivered (`drain` ran first), but the processes those reactions
         started died with the previous run, so each record's current status is acted on again. The supervisor
         deduplicates by request token, and settlement is conditional, so this is safe to repeat.
+
+        Servers restore in the background and in parallel: the platform opens its doors at once, a server's
+        requests get 503 until its replicas answer, and one that does not start again is settled `Failed` with
+        the reason. The restoring threads are returned (tests join them).
         """
         restoring = []
         for record in self.store.all_records():
@@ -165,10 +173,7 @@ class Platform:
             elif lifecycle().is_transitional(record.status):
                 logger.info("resuming server", server_id=record.id, status=record.status)
                 self.react(StatusChange(old=None, new=record), publish=False)
-        # Servers restore in parallel; the platform opens its doors once they answer (or the startup budget ends).
-        deadline = time.monotonic() + self.config.startup_timeout
-        for worker in restoring:
-            worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        return restoring
 
     # -- reactions -------------------------------------------------------------------------------------------
 
@@ -181,14 +186,15 @@ class Platform:
         reactions.settle(self.ports, settlement, now=self.now())
 
     def count_restart(self, server_id: str, reason: str) -> None:
-        """Make a supervisor restart visible on the record (`restarts`), retrying if the record moves meanwhile."""
+        """Make a supervisor restart visible on the record (`restarts`, `lastError`: the reason), retrying if the
+        record moves meanwhile; the change feed announces it as a restart event."""
         for _attempt in range(5):
             record = self.store.get(server_id)
-            if record is None:
+            if record is None or record.status is not ServerStatus.IN_SERVICE:
                 return
             try:
-                amend(self.store, record, now=self.now(), restarts=record.restarts + 1)
-                logger.info("restart recorded", server_id=server_id, restarts=record.restarts + 1, reason=reason)
+                amend(self.store, record, now=self.now(), restarts=record.restarts + 1, lastError=reason)
+                logger.info("restart recorded", server_id=server_id, restarts=record.restarts + 1)
                 return
             except ConcurrentModification:
                 continue
@@ -196,7 +202,7 @@ class Platform:
     def _reconcile_loop(self) -> None:
         while not self._stopping.wait(self.config.reconcile_interval):
             try:
-                repaired = reactions.reconcile_overdue(self.ports, now=self.now())
+                repaired = reactions.sweep(self.ports, now=self.now())
                 if repaired:
                     logger.info("reconciled", repaired=[r.id for r in repaired])
             except Exception:  # the next sweep retries; the failure is logged with its trace

@@ -1,112 +1,47 @@
 """The supervisor: the one-machine DeploymentBackend. Each server runs as local processes, one port per replica.
 
-- stdio servers run behind the real `mcp-proxy` (`--port P --host 127.0.0.1 --pass-environment -- <command>`);
-  HTTP/SSE servers run their start command with `PORT=<port>`. Commands are split with `shlex`, never handed
-  to a shell. The environment is a small base (PATH with the platform's interpreter first, HOME, locale) plus
-  the record's `environment`.
-- Each replica is a process group of its own, and every process it starts carries a tag in its environment
-  (`HOSTED_MCP_PROCESS`). Stopping a replica ends its group and every tagged process (mcp-proxy starts the
-  stdio server in a session of its own, so the group alone would miss it); a restarted platform ends the tagged
-  processes an earlier, killed platform left behind.
+- stdio servers run behind the real `mcp-proxy`, HTTP/SSE servers on their own with `PORT` (`launch.py`).
 - Actions (deploy, apply, teardown) run on a worker thread and end in a `Settlement` reported to `on_settled`
-  (which settles the record); readiness is a real MCP initialize + tools/list.
-- A keeper thread per replica checks liveness with a real MCP call every `containerHealthCheckConfig.interval`
-  and restarts a dead replica with backoff, reporting each restart to `on_restart`.
+  (which settles the record); readiness is a real MCP initialize + tools/list, for up to
+  max(startup timeout, `startPeriod`).
+- A `Keeper` per replica keeps it alive (see `keeper.py`: liveness, the start period, backoff, crash loops) and
+  reports each restart to `on_restart`. A replica that crash-loops, and a server that does not start again after a
+  platform restart, are reported as a `lost` settlement: the record goes `Failed` with the reason.
+- Replica sets (started together, swapped in, kept alive, given up on) are in `replica_sets.py`; a replica's
+  process and watches in `replica.py`; process mechanics in `processes.py`; output capture and log rotation in
+  `replica_output.py`; command lines and environments in `launch.py`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
-import shlex
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from aws_lambda_powertools import Logger
 
-from hosted_mcp.adapters.mcp_probe import McpProbeError, check_server
 from hosted_mcp.endpoints import upstream_path
-from hosted_mcp.logic.reactions import DeploymentRejected
+from hosted_mcp.errors import DeploymentRejected
 from hosted_mcp.models.domain import ServerRecord, ServerSpec
-from hosted_mcp.models.fields import ServerType
+from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.models.settlement import Deployment, Settlement
 from hosted_mcp.ports import ApplyResult, DeploymentBackend
+from hosted_mcp_local import launch
+from hosted_mcp_local.launch import container_runtime_problem
+from hosted_mcp_local.processes import STOP_GRACE_SECONDS, data_dir_tag, reap_tagged
+from hosted_mcp_local.replica_output import redact
+from hosted_mcp_local.replica_sets import LocalDeployment, ReplicaSets
+from hosted_mcp_local.settings import SupervisionSettings
 
 logger = Logger(service="hosted-mcp-supervisor")
-
-LOOPBACK = "127.0.0.1"
-BASE_ENV_NAMES = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "SYSTEMROOT")
-MAX_BACKOFF_SECONDS = 30.0
-STOP_GRACE_SECONDS = 5.0
-READY_POLL_SECONDS = 0.25
-PROCESS_TAG = "HOSTED_MCP_PROCESS"
-REQUEST_STATE_KEY = "HOSTED_MCP_REQUEST_STATE_KEY"
+T = TypeVar("T")
 
 
 def deployment_id(server_id: str) -> str:
     return f"local-{server_id}"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-def container_runtime_problem() -> str:
-    """Why `image` cannot run here; a docker client whose daemon does not answer counts as no runtime."""
-    for client in ("docker", "podman"):
-        path = shutil.which(client)
-        if path is None:
-            continue
-        try:
-            done = subprocess.run([path, "info"], capture_output=True, timeout=10, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if done.returncode == 0:
-            return f"running container images is not supported by the local platform (found {client})"
-    return "image requires a container runtime, and none is usable on this machine (no docker or podman daemon)"
-
-
-@dataclass
-class Replica:
-    index: int
-    port: int
-    log_path: Path
-    tag: str
-    process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    stop: threading.Event = field(default_factory=threading.Event)
-    wake: threading.Event = field(default_factory=threading.Event)  # the process exited, or stop
-    keeper: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-
-@dataclass
-class LocalDeployment:
-    server_id: str
-    name: str
-    home: Path
-    spec: ServerSpec | None = None
-    replicas: list[Replica] = field(default_factory=list)
-    action_token: str | None = None
-    lock: threading.RLock = field(default_factory=threading.RLock)
-
-    @property
-    def workdir(self) -> Path:
-        return self.home / "work"
 
 
 class ProcessSupervisor(DeploymentBackend):
@@ -119,25 +54,33 @@ class ProcessSupervisor(DeploymentBackend):
         on_restart: Callable[[str, str], None] = lambda server_id, reason: None,
         startup_timeout: float = 60.0,
         interpreter_dir: str | None = None,
+        settings: SupervisionSettings | None = None,
         shared_secret: Callable[[str], str] | None = None,
     ) -> None:
         self.servers_dir = data_dir / "servers"
         self.artifacts_dir = data_dir / "artifacts"
         self.servers_dir.mkdir(parents=True, exist_ok=True)
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
-        self.proxy_bin = proxy_bin
         self.on_settled = on_settled
-        self.on_restart = on_restart
-        self.startup_timeout = startup_timeout
-        self.interpreter_dir = interpreter_dir or str(Path(sys.executable).parent)
-        self.shared_secret = shared_secret
         self._deployments: dict[str, LocalDeployment] = {}
         self._settled: dict[str, Settlement] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._workers: list[threading.Thread] = []
         # Tags processes as this data directory's, so two platforms on one machine never end each other's.
-        self.tag = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+        self.tag = data_dir_tag(data_dir)
+        self.sets = ReplicaSets(
+            tag=self.tag,
+            wrapper=proxy_bin,
+            interpreter_dir=interpreter_dir or str(Path(sys.executable).parent),
+            settings=settings or SupervisionSettings(),
+            startup_timeout=startup_timeout,
+            closing=self._closing,
+            on_restart=on_restart,
+            on_lost=self._report_lost,
+            shared_secret=shared_secret,
+        )
+        self.noise = self.sets.noise
 
     # -- DeploymentBackend --------------------------------------------------------------------------------------
 
@@ -165,25 +108,45 @@ class ProcessSupervisor(DeploymentBackend):
     def describe(self, record: ServerRecord) -> Settlement | None:
         return self._settled.get(record.requestToken or "")
 
+    def loss(self, record: ServerRecord) -> str | None:
+        """An InService record with no replica and nothing under way (no action, no restore) has lost its
+        processes. A Stopped record runs nothing by design."""
+        if record.status is not ServerStatus.IN_SERVICE:
+            return None
+        deployment = self._deployments.get(record.id)
+        if deployment is None:
+            return "no process runs for it: this platform never started it"
+        with deployment.lock:
+            if deployment.busy or deployment.replicas:
+                return None
+            return deployment.lost or "none of its replicas is running"
+
     # -- what the gateway and the probe need ----------------------------------------------------------------
 
     def replica_urls(self, server_id: str) -> list[str]:
         """Base URLs of the running replicas of a server, in replica order."""
         deployment = self._deployments.get(server_id)
-        if deployment is None:
-            return []
-        return [r.base_url for r in deployment.replicas]
+        return [r.base_url for r in deployment.replicas] if deployment is not None else []
 
     def endpoints(self, record: ServerRecord) -> list[str]:
         """The MCP endpoint of every running replica (what readiness probes)."""
         path = upstream_path(record.spec)
         return [url + path for url in self.replica_urls(record.id)]
 
-    def processes(self, server_id: str) -> list[int]:
+    def unavailable(self, server_id: str) -> str:
+        """Why a server the gateway would forward to has no replica to take the request (what a 503 says)."""
         deployment = self._deployments.get(server_id)
         if deployment is None:
-            return []
-        return [r.process.pid for r in deployment.replicas if r.process is not None and r.process.poll() is None]
+            return "no replica runs on this platform"
+        if deployment.restoring:
+            return "its replicas are starting again after a platform restart"
+        if deployment.busy:
+            return "its replicas are starting"
+        return f"no replica runs ({deployment.lost})" if deployment.lost else "no replica runs"
+
+    def processes(self, server_id: str) -> list[int]:
+        deployment = self._deployments.get(server_id)
+        return [r.process.pid for r in deployment.replicas if r.running() and r.process] if deployment else []
 
     def log_paths(self, server_id: str) -> list[Path]:
         logs = self.servers_dir / server_id / "logs"
@@ -204,25 +167,38 @@ class ProcessSupervisor(DeploymentBackend):
     # -- platform lifecycle ------------------------------------------------------------------------------------
 
     def restore(self, record: ServerRecord) -> threading.Thread:
-        """Bring back the processes of a server that was running when the platform stopped (join to await it)."""
+        """Bring back, in the background, the processes of a server that was InService when the platform stopped.
+        If they do not answer, the record is settled `Failed` with the reason (outcome `lost`)."""
         deployment = self._deployment(record)
-        return self._spawn(lambda: self._start_set(deployment, record.spec))
+        with deployment.lock:
+            deployment.restoring = True
+
+        def run() -> None:
+            try:
+                problem = self._busy(deployment, lambda: self.sets.start(deployment, record.spec))
+            finally:
+                with deployment.lock:
+                    deployment.restoring = False
+            if problem is not None and not self._closing.is_set():
+                reason = f"does not start again after a platform restart: {problem}"
+                self.sets.lose(deployment, redact(reason, record.spec.environment.values()))
+
+        return self._spawn(run)
 
     def reap_orphans(self) -> int:
         """End processes an earlier platform on this data directory left running (it was killed, not stopped)."""
-        orphans = tagged_processes(f"{self.tag}:")
-        _end_all(orphans)
-        return len(orphans)
+        return reap_tagged(f"{self.tag}:")
 
     def close(self) -> None:
         """Stop every replica of every server (the platform is shutting down)."""
         self._closing.set()
         everything = [r for d in list(self._deployments.values()) for r in d.replicas]
-        self._stop_replicas(everything)
+        self.sets.stop(everything)
         for deployment in list(self._deployments.values()):
             deployment.replicas = []
         for worker in list(self._workers):
             worker.join(timeout=STOP_GRACE_SECONDS)
+        self.sets.close()
 
     # -- actions -------------------------------------------------------------------------------------------------
 
@@ -247,7 +223,7 @@ class ProcessSupervisor(DeploymentBackend):
 
         def run() -> None:
             try:
-                settlement = action()
+                settlement = self._busy(deployment, action)
             except Exception as error:  # the reason becomes the record's lastError; nothing is swallowed
                 logger.exception("deployment action failed", server_id=record.id)
                 settlement = self._settlement(record, "failed", f"{type(error).__name__}: {error}")
@@ -258,6 +234,20 @@ class ProcessSupervisor(DeploymentBackend):
 
         self._spawn(run)
 
+    @staticmethod
+    def _busy(deployment: LocalDeployment, action: Callable[[], T]) -> T:
+        """Run an action of the deployment after the one under way, if any: a stop or a delete asked for while the
+        server is being restored after a platform restart waits for the restore, then undoes it, instead of
+        racing it (and leaving processes running for a Stopped or deleted server)."""
+        with deployment.lock:
+            deployment.busy += 1
+        try:
+            with deployment.acting:
+                return action()
+        finally:
+            with deployment.lock:
+                deployment.busy -= 1
+
     def _spawn(self, target: Callable[[], object]) -> threading.Thread:
         worker = threading.Thread(target=target, name="supervisor-action", daemon=True)
         self._workers = [*(w for w in self._workers if w.is_alive()), worker]
@@ -266,12 +256,14 @@ class ProcessSupervisor(DeploymentBackend):
 
     @staticmethod
     def _settlement(record: ServerRecord, outcome: str, reason: str) -> Settlement:
+        """An action's outcome; its reason (the record's next lastError) never shows an environment value."""
+        secrets = [*record.spec.environment.values(), *record.desired_spec.environment.values()]
         return Settlement.model_validate(
             {
                 "serverId": record.id,
                 "deploymentId": deployment_id(record.id),
                 "outcome": outcome,
-                "reason": reason,
+                "reason": redact(reason, secrets),
                 "token": record.requestToken,
             }
         )
@@ -284,280 +276,45 @@ class ProcessSupervisor(DeploymentBackend):
             else:
                 shutil.copy2(source, deployment.workdir / source.name)
         if not record.desired_enabled:
+            self.sets.replace(deployment, [], record.desired_spec)
             return self._settlement(record, "deployed", "deployed stopped")
-        problem = self._start_set(deployment, record.desired_spec)
+        problem = self.sets.start(deployment, record.desired_spec)
         if problem:
             return self._settlement(record, "failed", problem)
-        count = len(deployment.replicas)
-        return self._settlement(record, "deployed", f"{count} replica(s) answer MCP")
+        return self._settlement(record, "deployed", f"{len(deployment.replicas)} replica(s) answer MCP")
 
     def _do_apply(self, deployment: LocalDeployment, record: ServerRecord) -> Settlement:
         if not record.desired_enabled:
-            with deployment.lock:
-                stopped = len(deployment.replicas)
-                self._stop_replicas(deployment.replicas)
-                deployment.replicas = []
-                deployment.spec = record.desired_spec
+            stopped = self.sets.replace(deployment, [], record.desired_spec)
             return self._settlement(record, "deployed", f"stopped {stopped} replica(s)")
         deployment.workdir.mkdir(parents=True, exist_ok=True)
-        problem = self._start_set(deployment, record.desired_spec)
+        problem = self.sets.start(deployment, record.desired_spec)
         if problem:
             if record.enabled and not deployment.replicas:
                 # The old configuration was running before a platform restart: a rollback must leave it running.
-                self._start_set(deployment, record.spec)
+                self.sets.start(deployment, record.spec)
             return self._settlement(record, "rolledBack", problem)
         return self._settlement(record, "deployed", f"{len(deployment.replicas)} replica(s) answer MCP")
 
     def _do_teardown(self, deployment: LocalDeployment, record: ServerRecord) -> Settlement:
-        with deployment.lock:
-            self._stop_replicas(deployment.replicas)
-            deployment.replicas = []
+        self.sets.replace(deployment, [], None)
         shutil.rmtree(deployment.home, ignore_errors=True)
         with self._lock:
             self._deployments.pop(record.id, None)
         return self._settlement(record, "deployed", "processes stopped and working directory removed")
 
-    def _start_set(self, deployment: LocalDeployment, spec: ServerSpec) -> str | None:
-        """Start a full replica set for `spec`; swap it in once every replica answers MCP, else keep the old one."""
-        count = spec.autoScalingConfig.minCapacity
-        generation = time.monotonic_ns()
-        fresh = [self._new_replica(deployment, i, generation) for i in range(count)]
-        try:
-            for replica in fresh:
-                self._launch(deployment, replica, spec)
-            for replica in fresh:
-                problem = self._wait_ready(replica, spec)
-                if problem:
-                    self._stop_replicas(fresh)
-                    return f"replica {replica.index}: {problem}"
-        except OSError as error:
-            self._stop_replicas(fresh)
-            return f"cannot start the server: {error}"
-        with deployment.lock:
-            old = deployment.replicas
-            deployment.replicas = fresh
-            deployment.spec = spec
-        self._stop_replicas(old)
-        for replica in fresh:
-            self._keep(deployment, replica, spec)
-        logger.info("replicas running", server_id=deployment.server_id, replicas=count)
-        return None
-
-    def _new_replica(self, deployment: LocalDeployment, index: int, generation: int) -> Replica:
-        logs = deployment.home / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        return Replica(
-            index=index,
-            port=free_port(),
-            log_path=logs / f"replica-{index}.log",
-            tag=f"{self.tag}:{deployment.server_id}:{index}:{generation}",
-        )
-
-    def command(self, spec: ServerSpec, port: int) -> list[str]:
-        args = shlex.split(spec.startCommand)
-        if spec.serverType is ServerType.STDIO:
-            return [self.proxy_bin, "--port", str(port), "--host", LOOPBACK, "--pass-environment", "--", *args]
-        return args
-
-    def environment(self, deployment: LocalDeployment, spec: ServerSpec, replica: Replica) -> dict[str, str]:
-        env = {name: os.environ[name] for name in BASE_ENV_NAMES if name in os.environ}
-        env["PATH"] = os.pathsep.join(p for p in (self.interpreter_dir, os.environ.get("PATH", os.defpath)) if p)
-        env["PYTHONUNBUFFERED"] = "1"
-        env.update(spec.environment)
-        env["HOSTED_MCP_SERVER"] = deployment.name
-        env["HOSTED_MCP_REPLICA"] = str(replica.index)
-        if self.shared_secret is not None:  # the same for every replica of a server: MRTR requestState keys
-            env[REQUEST_STATE_KEY] = self.shared_secret(deployment.server_id)
-        env[PROCESS_TAG] = replica.tag
-        if spec.serverType is not ServerType.STDIO:
-            env["PORT"] = str(replica.port)
-        return env
-
-    def _launch(self, deployment: LocalDeployment, replica: Replica, spec: ServerSpec) -> None:
-        with replica.log_path.open("ab") as log:
-            replica.process = subprocess.Popen(
-                self.command(spec, replica.port),
-                cwd=deployment.workdir,
-                env=self.environment(deployment, spec, replica),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+    def _report_lost(self, server_id: str, reason: str) -> None:
+        self.on_settled(
+            Settlement(
+                serverId=server_id,
+                deploymentId=deployment_id(server_id),
+                outcome="lost",
+                reason=reason,
+                status=ServerStatus.IN_SERVICE,
             )
-        process = replica.process
-        threading.Thread(target=self._watch_exit, args=(replica, process), name="supervisor-exit", daemon=True).start()
-        logger.info(
-            "replica started",
-            server_id=deployment.server_id,
-            replica=replica.index,
-            port=replica.port,
-            pid=replica.process.pid,
         )
 
-    def _wait_ready(self, replica: Replica, spec: ServerSpec) -> str | None:
-        deadline = time.monotonic() + max(self.startup_timeout, float(spec.containerHealthCheckConfig.startPeriod))
-        url = replica.base_url + upstream_path(spec)
-        problem = "did not answer MCP"
-        while time.monotonic() < deadline and not self._closing.is_set():
-            assert replica.process is not None
-            code = replica.process.poll()
-            if code is not None:
-                return f"exited with code {code} before answering MCP (see `hosted-mcp logs`)"
-            try:
-                check_server(url, spec.serverType, timeout=float(spec.containerHealthCheckConfig.timeout))
-                return None
-            except McpProbeError as error:
-                problem = str(error)
-            if replica.stop.wait(READY_POLL_SECONDS):
-                return "stopped before it was ready"
-        return f"not ready within {int(self.startup_timeout)}s: {problem}"
+    # -- what tests and the CLI ask about how servers are run ------------------------------------------------
 
-    def _stop_replicas(self, replicas: list[Replica]) -> None:
-        for replica in replicas:
-            replica.stop.set()
-            replica.wake.set()
-        _end_many([(r.process, r.tag) for r in replicas if r.process is not None])
-        for replica in replicas:
-            if replica.keeper is not None and replica.keeper is not threading.current_thread():
-                replica.keeper.join(timeout=STOP_GRACE_SECONDS)
-
-    # -- liveness ------------------------------------------------------------------------------------------------
-
-    def _keep(self, deployment: LocalDeployment, replica: Replica, spec: ServerSpec) -> None:
-        replica.keeper = threading.Thread(
-            target=self._keeper, args=(deployment, replica, spec), name="supervisor-keeper", daemon=True
-        )
-        replica.keeper.start()
-
-    def _keeper(self, deployment: LocalDeployment, replica: Replica, spec: ServerSpec) -> None:
-        health = spec.containerHealthCheckConfig
-        failures = 0
-        consecutive_restarts = 0
-        url = replica.base_url + upstream_path(spec)
-        while True:
-            # Woken at once when the process exits; otherwise the real MCP call runs every interval.
-            replica.wake.wait(health.interval)
-            if replica.stop.is_set():
-                return
-            replica.wake.clear()
-            problem = self._liveness_problem(replica, url, spec)
-            if problem is None:
-                failures, consecutive_restarts = 0, 0
-                continue
-            failures += 1
-            logger.warning(
-                "replica unhealthy", server_id=deployment.server_id, replica=replica.index, failures=failures
-            )
-            exited = replica.process is not None and replica.process.poll() is not None
-            if failures < health.retries and not exited:
-                continue
-            delay = min(MAX_BACKOFF_SECONDS, 2.0**consecutive_restarts - 1)
-            if delay and replica.stop.wait(delay):
-                return
-            consecutive_restarts += 1
-            failures = 0
-            if not self._restart(deployment, replica, spec, problem):
-                return
-
-    @staticmethod
-    def _watch_exit(replica: Replica, process: subprocess.Popen[bytes]) -> None:
-        """Wake the keeper when this process exits by itself (not when it was replaced or stopped).
-
-        `waitid(WNOWAIT)` waits without reaping and without Popen's lock, so `poll()` elsewhere keeps working."""
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
-        if replica.process is process and not replica.stop.is_set():
-            replica.wake.set()
-
-    def _liveness_problem(self, replica: Replica, url: str, spec: ServerSpec) -> str | None:
-        assert replica.process is not None
-        code = replica.process.poll()
-        if code is not None:
-            return f"replica {replica.index} exited with code {code}"
-        try:
-            check_server(url, spec.serverType, timeout=float(spec.containerHealthCheckConfig.timeout))
-        except McpProbeError as error:
-            return f"replica {replica.index} does not answer MCP: {error}"
-        return None
-
-    def _restart(self, deployment: LocalDeployment, replica: Replica, spec: ServerSpec, reason: str) -> bool:
-        with deployment.lock:
-            if replica.stop.is_set() or replica not in deployment.replicas:
-                return False
-            if replica.process is not None:
-                _end(replica.process, replica.tag)
-            replica.restarts += 1
-            try:
-                self._launch(deployment, replica, spec)
-            except OSError as error:
-                logger.error("replica restart failed", server_id=deployment.server_id, error=str(error))
-                return True
-        logger.warning("replica restarted", server_id=deployment.server_id, replica=replica.index, reason=reason)
-        self.on_restart(deployment.server_id, reason)
-        return True
-
-
-def tagged_processes(prefix: str) -> list[int]:
-    """Pids of live processes whose environment carries a process tag starting with `prefix` (Linux /proc)."""
-    wanted = f"{PROCESS_TAG}={prefix}".encode()
-    found: list[int] = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return found
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            if any(item.startswith(wanted) for item in (entry / "environ").read_bytes().split(b"\0")):
-                found.append(int(entry.name))
-    return found
-
-
-def _end(process: subprocess.Popen[bytes], tag: str) -> None:
-    _end_many([(process, tag)])
-
-
-def _end_many(replicas: list[tuple[subprocess.Popen[bytes], str]]) -> None:
-    """End replicas together: each process group and every process carrying its tag. TERM, one shared grace
-    period, then KILL."""
-    for process, tag in replicas:
-        _signal_group(process.pid, signal.SIGTERM)
-        for pid in tagged_processes(tag):
-            _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for process, _tag in replicas:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=max(0.0, deadline - time.monotonic()))
-    for process, tag in replicas:
-        _signal_group(process.pid, signal.SIGKILL)
-        _end_all(tagged_processes(tag), grace=0.0)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_GRACE_SECONDS)
-
-
-def _end_all(pids: list[int], grace: float = STOP_GRACE_SECONDS) -> None:
-    for pid in pids:
-        _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
-        time.sleep(0.05)
-    for pid in pids:
-        _signal(pid, signal.SIGKILL)
-
-
-def _signal(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, sig)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+    def command(self, spec: ServerSpec, port: int, stderr_fifo: Path | None = None) -> list[str]:
+        return launch.command(spec, port, wrapper=self.sets.wrapper, stderr_fifo=stderr_fifo)

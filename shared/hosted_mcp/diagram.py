@@ -1,7 +1,7 @@
 """The lifecycle as a Mermaid state diagram, generated from statemachine/lifecycle.json.
 
 `python -m hosted_mcp.diagram` prints it; the README's "Lifecycle" section holds the same text (a test checks).
-Edges: API operations (`stop (API)`), deployment outcomes (`deployed`, `rolledBack`, `failed`) and deadlines;
+Edges: API operations (`stop (API)`), deployment outcomes (`deployed`, `rolledBack`, `failed`, `lost`) and deadlines;
 notes: what each status triggers on entry.
 """
 

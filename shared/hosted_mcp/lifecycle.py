@@ -16,8 +16,10 @@ from typing import Literal
 from hosted_mcp.errors import StatusConflict
 from hosted_mcp.models.fields import ServerStatus
 
-Operation = Literal["create", "update", "stop", "start", "delete"]
-Outcome = Literal["deployed", "rolledBack", "failed"]
+Operation = Literal["create", "update", "stop", "start", "delete", "redeploy"]
+# deployed / rolledBack / failed: how an action a transitional status asked for ended. lost: the deployment of a
+# record in a stable status stopped running and does not come back by itself.
+Outcome = Literal["deployed", "rolledBack", "failed", "lost"]
 Reaction = Literal["deploy", "apply", "teardown", "publish"]
 
 

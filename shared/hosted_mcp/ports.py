@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from hosted_mcp.models.domain import AuditEntry, ServerRecord, StatusChange
-from hosted_mcp.models.events import StatusChanged
+from hosted_mcp.models.events import ServerEvent
 from hosted_mcp.models.settlement import Deployment, Settlement
 
 
@@ -74,6 +74,12 @@ class DeploymentBackend(ABC):
     def describe(self, record: ServerRecord) -> Settlement | None:
         """The settled outcome of the record's current deployment action, or None while it is still in progress."""
 
+    @abstractmethod
+    def loss(self, record: ServerRecord) -> str | None:
+        """For a record in a stable status (InService, Stopped): why its deployment no longer is what the status
+        says (gone, broken beyond what the platform repairs by itself, or nothing running while InService), or None
+        while it is, or while an action or a restart is under way. What the level-triggered sweep compares."""
+
 
 class ReadinessProbe(ABC):
     """Proves a deployed server answers MCP (initialize + tools/list through the real path)."""
@@ -84,10 +90,11 @@ class ReadinessProbe(ABC):
 
 
 class StatusEvents(ABC):
-    """Where status-change events go: an EventBridge bus on AWS, local subscribers on one machine."""
+    """Where server events (status changes, restarts) go: an EventBridge bus on AWS, local subscribers on one
+    machine."""
 
     @abstractmethod
-    def publish(self, event: StatusChanged) -> None: ...
+    def publish(self, event: ServerEvent) -> None: ...
 
 
 class Connections(ABC):

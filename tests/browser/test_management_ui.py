@@ -362,12 +362,14 @@ def test_a_failed_launch_shows_the_real_reason_in_the_banner_and_the_table(
     ui.page.get_by_text("Recent logs").click()
     expect(ui.page.get_by_label("Server logs")).to_contain_text("ModuleNotFoundError")
 
-    # And the table shows it Failed with its last error; Failed servers can still be deleted
+    # And the table shows it Failed with its last error; a Failed server can be fixed (an edit or a start redeploys
+    # it) or deleted
     ui.open_table()
     ui.wait_for_status(name, "Failed")
     expect(ui.row(name).locator("td[data-col=lastError]")).to_have_text(reason)
     ui.select(name)
-    expect(ui.toolbar_button("Edit")).to_be_disabled()
+    expect(ui.toolbar_button("Edit")).to_be_enabled()
+    expect(ui.toolbar_button("Start")).to_be_enabled()
     ui.toolbar_button("Delete").click()
     ui.confirm("Delete")
     expect(ui.wait_for_banner("delete")).to_contain_text("deleted")

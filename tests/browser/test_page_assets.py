@@ -10,7 +10,7 @@ from hosted_mcp.lifecycle import load_document
 from hosted_mcp.models.fields import FARGATE_MEMORY_BY_CPU, ServerStatus
 from hosted_mcp_local.app import WEB_DIR
 
-OPERATIONS = ("update", "stop", "start", "delete")
+OPERATIONS = ("update", "stop", "start", "delete", "redeploy")
 
 
 def page_rules() -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,15 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from hosted_mcp_local.supervisor import tagged_processes
+from hosted_mcp_local.processes import data_dir_tag, tagged_processes
 from tests.e2e.platform import TOOLS, LocalPlatform, proxy_bin
 from tests.support.lambdas import REPO_ROOT
 
 TIME_SERVER_REQUIREMENTS = REPO_ROOT / "tools" / "mcp-server-time.txt"
-
-
-def data_dir_tag(data_dir: Path) -> str:
-    return hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,6 +87,7 @@ class LocalPlatform:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)  # settings for `serve` (HOSTED_MCP_*)
 
     @property
     def url(self) -> str:
@@ -97,6 +101,7 @@ class LocalPlatform:
             "HOSTED_MCP_PROXY_BIN": binary,
             "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / p) for p in ("shared", "gateway", "local")),
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            **self.env,
         }
         self.log = self.data_dir.parent / f"{self.data_dir.name}-serve.log"
         with self.log.open("ab") as out:
@@ -185,6 +190,83 @@ class LocalPlatform:
     def workdir(self, server_id: str) -> Path:
         return self.data_dir / "servers" / server_id / "work"
 
+    def replica_log(self, server_id: str, replica: int = 0) -> Path:
+        return self.data_dir / "servers" / server_id / "logs" / f"replica-{replica}.log"
+
+    def audit(self, server_id: str) -> list[dict[str, Any]]:
+        with self.admin() as api:
+            response = api.get(f"/mcp/{server_id}/audit")
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["Items"]
+        return items
+
+    def follow(self, server_id: str | None = None) -> EventFollower:
+        """Every event (status changes and restarts) from `GET /events`, collected from now on."""
+        return EventFollower(self, server_id).start()
+
+
+class EventFollower:
+    """Reads the platform's event stream on a thread; `wait_for` blocks until an event matching a predicate came."""
+
+    def __init__(self, platform: LocalPlatform, server_id: str | None) -> None:
+        self.platform = platform
+        self.server_id = server_id
+        self.events: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+        self._open = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def start(self) -> EventFollower:
+        self._thread.start()
+        assert self._open.wait(20), "the event stream did not open"
+        return self
+
+    def _read(self) -> None:
+        with contextlib.suppress(httpx.HTTPError):  # the platform stopped: the stream ends
+            self._follow()
+
+    def _follow(self) -> None:
+        params = {"include": "restarts", **({"serverId": self.server_id} if self.server_id else {})}
+        token = self.platform.token("root", admin=True)
+        with (
+            httpx.Client(base_url=self.platform.url, headers={"Authorization": f"Bearer {token}"}) as client,
+            client.stream("GET", "/events", params=params, timeout=httpx.Timeout(10, read=None)) as response,
+        ):
+            data: list[str] = []
+            for line in response.iter_lines():
+                if self._stop.is_set():
+                    return
+                if line.startswith(":"):
+                    self._open.set()
+                elif line.startswith("data:"):
+                    data.append(line.removeprefix("data:").strip())
+                elif not line and data:
+                    with self._changed:
+                        self.events.append(json.loads("\n".join(data)))
+                        self._changed.notify_all()
+                    data = []
+
+    def wait_for(self, wanted: Callable[[dict[str, Any]], bool], timeout: float = 90) -> dict[str, Any]:
+        with self._changed:
+            found = self._changed.wait_for(lambda: next((e for e in self.events if wanted(e)), None), timeout)
+        assert found, f"no such event within {timeout}s; saw {[e['detail'] for e in self.events]}"
+        return found
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def restarted(event: dict[str, Any]) -> bool:
+    return bool(event["detailType"] == "Hosted MCP Server Restarted")
+
+
+def entered(status: str) -> Callable[[dict[str, Any]], bool]:
+    def matches(event: dict[str, Any]) -> bool:
+        return bool(event["detailType"] == "Hosted MCP Server Status Changed" and event["detail"]["toStatus"] == status)
+
+    return matches
+
 
 def stdio_greeter(name: str, **extra: Any) -> dict[str, Any]:
     return {
@@ -235,3 +317,23 @@ def call_tools(
 
 def call_tool(url: str, token: str | None, tool: str, arguments: dict[str, Any], **kwargs: Any) -> str:
     return call_tools(url, token, [(tool, arguments)], **kwargs)[0]
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}},
+}
+
+
+def gateway_answer(url: str, token: str) -> httpx.Response:
+    """One `initialize` through the gateway, as a client would send it."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}
+    return httpx.post(url, headers=headers, json=INITIALIZE, timeout=10)
+
+
+def wait_answering(url: str, token: str, timeout: float = 60) -> None:
+    """Until the gateway has a replica that answers for the server (restoring after a platform restart is not a
+    status change: nothing notifies it)."""
+    wait_until(lambda: gateway_answer(url, token).status_code == 200, timeout, f"{url} to answer")

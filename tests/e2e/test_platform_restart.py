@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.platform import LocalPlatform, alive, call_tool, processes_in, stdio_greeter
+from tests.e2e.platform import LocalPlatform, alive, call_tool, processes_in, stdio_greeter, wait_answering
 
 
 def audit(platform: LocalPlatform, server_id: str) -> list[dict]:
@@ -34,10 +34,12 @@ def test_restart_loses_nothing_and_leaves_no_process_behind(tmp_path: Path, prox
         platform.start()
 
         # Then the processes of the killed run are gone, the record mid-Creating settles, and both servers answer
+        # (the running one once it is restored: the platform opens before its servers are back)
         assert not any(alive(pid) for pid in first_run)
         settled = platform.wait(slow["id"])
         assert settled is not None
         token = platform.token("ada")
+        wait_answering(steady["url"], token)
         assert call_tool(steady["url"], token, "greet", {"name": "Ada"}) == "Hello, Ada!"
         assert call_tool(settled["url"], token, "greet", {"name": "Ada"}) == "Hey, Ada!"
         # and nothing recorded before the crash was lost
@@ -54,6 +56,7 @@ def test_restart_loses_nothing_and_leaves_no_process_behind(tmp_path: Path, prox
         # And after the next start the servers answer again
         platform.start()
         platform.wait(steady["id"])
+        wait_answering(steady["url"], token)
         assert call_tool(steady["url"], token, "greet", {"name": "again"}) == "Hello, again!"
     finally:
         platform.stop()

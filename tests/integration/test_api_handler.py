@@ -235,7 +235,10 @@ def test_an_update_breaking_a_rule_is_a_400_naming_the_field_and_changes_nothing
     assert items(client) == before
 
 
-NOT_UPDATABLE = [s for s in ServerStatus if s not in {ServerStatus.IN_SERVICE, ServerStatus.STOPPED}]
+# A Failed server takes the same calls: they redeploy it (tested below).
+NOT_UPDATABLE = [
+    s for s in ServerStatus if s not in {ServerStatus.IN_SERVICE, ServerStatus.STOPPED, ServerStatus.FAILED}
+]
 NOT_DELETABLE = [
     s for s in ServerStatus if s not in {ServerStatus.IN_SERVICE, ServerStatus.STOPPED, ServerStatus.FAILED}
 ]
@@ -261,6 +264,32 @@ def test_updates_are_refused_outside_in_service_and_stopped(
     assert body["code"] == "StatusConflict"
     assert str(status) in body["message"]
     assert items(client) == before
+
+
+@pytest.mark.parametrize(("sample", "runs"), [("update", True), ("start", True), ("stop", False)])
+def test_a_failed_server_is_redeployed_by_the_same_calls(
+    api: Invoke, client: Any, store: DynamoDbServerStore, sample: str, runs: bool
+) -> None:
+    # Given a server that failed
+    server_id = create(api)["id"]
+    force_status(store, server_id, ServerStatus.FAILED)
+
+    # When an admin sends an update, a start or a stop
+    result = api(with_server_id(load_event(f"api/{sample}"), server_id))
+
+    # Then it is redeployed (Creating again), running or stopped as asked, with its own audit entry
+    assert result["statusCode"] == 200, result["body"]
+    assert response_json(result)["status"] == "Creating"
+    record = store.get(server_id)
+    assert record is not None
+    assert record.pending is not None
+    assert (record.pending.enabled, record.pending.returnStatus) == (runs, ServerStatus.FAILED)
+    last = store.audit_trail(server_id)[-1]
+    assert (last.fromStatus, last.toStatus, last.reason) == (
+        ServerStatus.FAILED,
+        ServerStatus.CREATING,
+        "redeploy requested",
+    )
 
 
 @pytest.mark.parametrize("status", NOT_DELETABLE)

@@ -652,6 +652,173 @@ def test_a_platform_update_re_applies_every_running_and_stopped_server(choreogra
     assert aws.server_store().audit_trail(creating)[-1].reason != "platform changed: re-applied"
 
 
+def test_the_sweep_fails_a_server_whose_stack_was_deleted_outside_the_platform(choreography: Choreography) -> None:
+    flow = choreography
+    # Given a server InService
+    server_id = flow.create()
+    flow.run()
+    record = flow.record(server_id)
+    assert record is not None
+    assert record.status is ServerStatus.IN_SERVICE
+    flow.bus_events()
+    # When someone deletes its stack in the console (its events carry a token that is not ours: settle ignores them)
+    flow.cfn.delete_outside(record.deploymentId or "")
+    flow.run()
+    assert (flow.record(server_id) or record).status is ServerStatus.IN_SERVICE
+    # And the scheduled sweep runs (no deadline involved: the record is in a stable status)
+    sweep = json.loads((EVENTS_DIR / "reconcile" / "scheduled.json").read_text(encoding="utf-8"))
+    assert flow.handlers["reconcile"].handler(sweep, FakeLambdaContext()) == {"repaired": [server_id]}
+    flow.run()
+    # Then the record says what is true: Failed, with the reason, audited, announced, its connection inactive
+    failed = flow.record(server_id)
+    assert failed is not None
+    reason = f"stack {record.stackName} no longer exists (deleted outside the platform)"
+    assert (failed.status, failed.lastError) == (ServerStatus.FAILED, reason)
+    status, audit = flow.api("GET", f"/mcp/{server_id}/audit", server_id=server_id)
+    assert status == 200
+    assert audit["Items"][-1]["fromStatus"] == "InService"
+    assert audit["Items"][-1]["toStatus"] == "Failed"
+    assert audit["Items"][-1]["reason"] == reason
+    assert flow.transitions(server_id) == [("InService", "Failed")]
+    assert (flow.connection(server_id) or {})["status"] == "inactive"
+    # And a second sweep changes nothing more
+    assert flow.handlers["reconcile"].handler(sweep, FakeLambdaContext()) == {"repaired": []}
+
+
+# -- a Failed server can be fixed ---------------------------------------------------------------------------------
+
+
+def test_a_failed_creation_is_fixed_by_an_update_on_a_replacement_stack(choreography: Choreography) -> None:
+    flow = choreography
+    # Given a server whose creation rolled back (CloudFormation never updates such a stack)
+    flow.cfn.script("create", Script("fail", "TaskDefinition", "image not found"))
+    server_id = flow.create()
+    flow.run()
+    failed = flow.record(server_id)
+    assert failed is not None
+    assert (failed.status, failed.lastError) == (ServerStatus.FAILED, "TaskDefinition: image not found")
+    flow.bus_events()
+    # When an admin fixes its configuration
+    answer = flow.update(server_id, {"environment": {"LOG_LEVEL": "info", "IMAGE_TAG": "v2"}})
+    assert answer["status"] == "Creating"
+    flow.run()
+    # Then it runs on a replacement stack with the fix, the dead stack deleted, and it is published as usual
+    record = flow.record(server_id)
+    assert record is not None
+    assert (record.status, record.lastError) == (ServerStatus.IN_SERVICE, None)
+    assert record.spec.environment == {"LOG_LEVEL": "info", "IMAGE_TAG": "v2"}
+    assert record.stackName == f"{failed.stackName}-r{failed.version + 1}"
+    statuses = sorted((s.name, s.status) for s in flow.cfn.stacks.values())
+    assert statuses == [(failed.stackName, "DELETE_COMPLETE"), (record.stackName, "CREATE_COMPLETE")]
+    assert flow.transitions(server_id) == [("Failed", "Creating"), ("Creating", "InService")]
+    assert (flow.connection(server_id) or {})["status"] == "active"
+    # And the redeploy has its own audit entry
+    status, audit = flow.api("GET", f"/mcp/{server_id}/audit", server_id=server_id)
+    assert status == 200
+    assert [(e["fromStatus"], e["toStatus"], e["reason"]) for e in audit["Items"][-2:]] == [
+        ("Failed", "Creating", "redeploy requested"),
+        ("Creating", "InService", "stack CREATE_COMPLETE"),
+    ]
+    # And deleting it later removes the stack it runs on
+    flow.delete(server_id)
+    flow.run()
+    assert flow.record(server_id) is None
+    assert {s.status for s in flow.cfn.stacks.values()} == {"DELETE_COMPLETE"}
+
+
+def test_a_server_failed_by_its_mcp_check_is_retried_as_it_is(choreography: Choreography) -> None:
+    flow = choreography
+    # Given a server whose stack completed but which did not answer MCP
+    flow.probe.problems.append("no answer within 5s")
+    server_id = flow.create()
+    flow.run()
+    failed = flow.record(server_id)
+    assert failed is not None
+    assert failed.status is ServerStatus.FAILED
+    calls = len(flow.cfn.calls)
+    # When an admin retries it as it is (the cause was outside the stack, now fixed)
+    flow.update(server_id, {"enabled": True})
+    flow.run()
+    # Then the stack already runs what is asked (no stack operation), the MCP check is made again, and it is InService
+    record = flow.record(server_id)
+    assert record is not None
+    assert (record.status, record.deploymentId) == (ServerStatus.IN_SERVICE, failed.deploymentId)
+    assert [c for c, _ in flow.cfn.calls[calls:] if c in ("CreateStack", "UpdateStack", "DeleteStack")] == [
+        "UpdateStack"  # answered "No updates are to be performed"
+    ]
+    assert flow.probe.checked == [server_id, server_id]
+    assert len(flow.cfn.stacks) == 1
+
+
+def test_a_lost_server_is_redeployed_stopped_when_asked(choreography: Choreography) -> None:
+    flow = choreography
+    # Given a server whose stack was deleted outside the platform, which the sweep failed
+    server_id = flow.create()
+    flow.run()
+    record = flow.record(server_id)
+    assert record is not None
+    flow.cfn.delete_outside(record.deploymentId or "")
+    sweep = json.loads((EVENTS_DIR / "reconcile" / "scheduled.json").read_text(encoding="utf-8"))
+    flow.handlers["reconcile"].handler(sweep, FakeLambdaContext())
+    flow.run()
+    assert (flow.record(server_id) or record).status is ServerStatus.FAILED
+    # When it is redeployed, to be kept stopped for now
+    flow.update(server_id, {"enabled": False})
+    flow.run()
+    # Then a new stack holds it, scaled to zero, and the record is Stopped
+    stopped = flow.record(server_id)
+    assert stopped is not None
+    assert (stopped.status, stopped.enabled) == (ServerStatus.STOPPED, False)
+    assert stopped.deploymentId != record.deploymentId
+    replacement = next(s for s in flow.cfn.stacks.values() if s.status == "CREATE_COMPLETE")
+    assert json.loads(replacement.template)["Resources"]["Service"]["Properties"]["DesiredCount"] == 0
+
+
+def test_a_redeploy_whose_update_rolls_back_leaves_the_server_failed_with_the_reason(
+    choreography: Choreography,
+) -> None:
+    flow = choreography
+    # Given a server Failed by its MCP check (its stack complete)
+    flow.probe.problems.append("no answer within 5s")
+    server_id = flow.create()
+    flow.run()
+    failed = flow.record(server_id)
+    assert failed is not None
+    assert failed.status is ServerStatus.FAILED
+    # When it is redeployed with a change whose stack update rolls back
+    flow.cfn.script("update", Script("fail", "TaskDefinition", "image not found"))
+    flow.update(server_id, {"environment": {"LOG_LEVEL": "warning"}})
+    flow.run()
+    # Then it is Failed again with CloudFormation's reason, the configuration that ran before kept
+    record = flow.record(server_id)
+    assert record is not None
+    assert (record.status, record.lastError) == (ServerStatus.FAILED, "TaskDefinition: image not found")
+    assert (record.spec, record.pending) == (failed.spec, None)
+
+
+def test_a_stack_beyond_repair_is_not_redeployed_and_says_what_to_do(choreography: Choreography) -> None:
+    flow = choreography
+    # Given a server whose update failed and whose rollback failed too (UPDATE_ROLLBACK_FAILED)
+    server_id = flow.create()
+    flow.run()
+    flow.cfn.script("update", Script("fail-rollback", "Service", "Service did not stabilize"))
+    flow.update(server_id, {"environment": {"LOG_LEVEL": "debug"}})
+    flow.run()
+    broken = flow.record(server_id)
+    assert broken is not None
+    assert broken.status is ServerStatus.FAILED
+    # When it is redeployed
+    flow.update(server_id, {"enabled": True})
+    flow.run()
+    # Then no stack operation is attempted, and the reason says why and what to do instead
+    record = flow.record(server_id)
+    assert record is not None
+    assert record.status is ServerStatus.FAILED
+    assert record.lastError is not None
+    assert "is UPDATE_ROLLBACK_FAILED: CloudFormation cannot redeploy it as it is" in record.lastError
+    assert "delete the server and create it again" in record.lastError
+
+
 # -- what one lifecycle costs ------------------------------------------------------------------------------------
 
 

@@ -77,6 +77,14 @@ class FakeCloudFormation:
     def script(self, operation: Operation, *scripts: Script) -> None:
         self._scripts[operation].extend(scripts)
 
+    def delete_outside(self, name_or_id: str) -> None:
+        """Someone deletes the stack without the platform (the console, another tool): its events carry a token
+        that is not ours."""
+        stack = self.find(name_or_id, "DeleteStack")
+        token = f"Console-DeleteStack-{uuid.uuid4()}"
+        self._stack_event(stack, "DELETE_IN_PROGRESS", "User Initiated", token)
+        self._settle(stack, "DELETE_COMPLETE", "", token)
+
     def take_events(self) -> list[dict[str, Any]]:
         events, self.outbox = self.outbox, []
         return events

@@ -23,7 +23,7 @@ from hosted_mcp.adapters.metrics import transition_metrics
 from hosted_mcp.adapters.stack_template import stack_name
 from hosted_mcp.endpoints import server_urls
 from hosted_mcp.errors import DeploymentRejected
-from hosted_mcp.models.domain import AuditEntry, ServerRecord, ServerSpec, StatusChange
+from hosted_mcp.models.domain import AuditEntry, PendingChange, ServerRecord, ServerSpec, StatusChange
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.ports import ApplyResult
 from tests.support.fake_cloudformation import FakeCloudFormation, Script
@@ -166,6 +166,99 @@ def test_describe_reads_the_outcome_only_of_the_records_own_operation() -> None:
     assert settled is not None
     assert (settled.outcome, settled.deploymentId) == ("deployed", deployment.deploymentId)
     assert backend.describe(record.evolve(requestToken="hmcp-x-7")) is None  # that operation never started
+
+
+def in_service(cfn: FakeCloudFormation, backend: CloudFormationBackend) -> ServerRecord:
+    record = creating()
+    deployment = backend.deploy(record)
+    return record.evolve(
+        status=ServerStatus.IN_SERVICE, deploymentId=deployment.deploymentId, stackName=deployment.stackName
+    )
+
+
+def redeploying(record: ServerRecord, version: int) -> ServerRecord:
+    """`record`, Failed, redeployed by an admin: Creating with the change pending (what update_server writes)."""
+    return record.evolve(
+        status=ServerStatus.CREATING,
+        version=version,
+        requestToken=f"hmcp-{SERVER_ID}-{version}",
+        pending=PendingChange(spec=record.spec, enabled=True, returnStatus=ServerStatus.FAILED),
+    )
+
+
+def test_a_redeploy_replaces_a_rolled_back_creation_once_however_often_it_is_asked() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    # Given a creation that rolled back (a stack CloudFormation will never update)
+    cfn.script("create", Script("fail"))
+    first = creating()
+    dead = backend.deploy(first)
+    failed = first.evolve(status=ServerStatus.FAILED, deploymentId=dead.deploymentId, stackName=dead.stackName)
+    # When it is redeployed, and the reaction runs again before and after the record noted the new stack
+    record = redeploying(failed, version=4)
+    replacement = backend.deploy(record)
+    again = backend.deploy(record)
+    noted = backend.deploy(record.evolve(deploymentId=replacement.deploymentId, stackName=replacement.stackName))
+    # Then one replacement exists, named after the record version that asked for it, and the dead stack is deleted
+    assert replacement == again == noted
+    assert replacement.stackName == f"{dead.stackName}-r4"
+    assert sorted(s.status for s in cfn.stacks.values()) == ["CREATE_COMPLETE", "DELETE_COMPLETE"]
+    assert [c for c, _ in cfn.calls].count("DeleteStack") == 1
+
+
+def test_a_redeploy_of_a_complete_stack_that_runs_what_is_asked_changes_nothing() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    record = creating()
+    deployment = backend.deploy(record)
+    failed = record.evolve(status=ServerStatus.FAILED, deploymentId=deployment.deploymentId)
+    redeployed = backend.deploy(redeploying(failed, version=3))
+    assert (redeployed.deploymentId, redeployed.unchanged) == (deployment.deploymentId, True)
+    assert len(cfn.stacks) == 1
+
+
+def test_a_complete_stack_or_one_busy_with_an_operation_has_lost_nothing() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    record = in_service(cfn, backend)
+    # Given the stack created, When the sweep asks, Then nothing is lost
+    assert backend.loss(record) is None
+    # Given an update that rolled back (the previous configuration keeps running), Then nothing is lost either
+    cfn.script("update", Script("fail", "TaskDefinition", "image not found"))
+    backend.apply(
+        record.evolve(spec=record.spec.model_copy(update={"environment": {"LEVEL": "v2"}}), requestToken="hmcp-x-2")
+    )
+    assert cfn.find(record.deploymentId or "", "test").status == "UPDATE_ROLLBACK_COMPLETE"
+    assert backend.loss(record) is None
+    # Given an operation in progress, Then it is not judged now
+    cfn.find(record.deploymentId or "", "test").status = "UPDATE_IN_PROGRESS"
+    assert backend.loss(record) is None
+
+
+def test_a_stack_deleted_outside_the_platform_is_a_loss_that_names_it() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    record = in_service(cfn, backend)
+    # When someone deletes the stack in the console
+    cfn.delete_outside(record.stackName or "")
+    # Then the sweep learns the record's deployment is gone, by name
+    assert backend.loss(record) == f"stack {record.stackName} no longer exists (deleted outside the platform)"
+
+
+def test_a_stack_left_broken_is_a_loss_with_the_failed_resources_own_reason() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    record = in_service(cfn, backend)
+    # When an update's rollback fails (the stack is UPDATE_ROLLBACK_FAILED: nothing CloudFormation repairs alone)
+    cfn.script("update", Script("fail-rollback", "Service", "Service did not stabilize"))
+    backend.apply(
+        record.evolve(spec=record.spec.model_copy(update={"environment": {"LEVEL": "v2"}}), requestToken="hmcp-x-2")
+    )
+    # Then the loss says which status and which resource, in CloudFormation's words
+    assert (
+        backend.loss(record)
+        == f"stack {record.stackName} is UPDATE_ROLLBACK_FAILED: Service: Service did not stabilize"
+    )
 
 
 # -- items and events -----------------------------------------------------------------------------------------------

@@ -42,6 +42,15 @@ def test_stop_and_start_are_the_enabled_flag_moves() -> None:
         lifecycle().guard("stop", S.STOPPED)
 
 
+@pytest.mark.parametrize("status", list(S))
+def test_only_a_failed_server_is_redeployed_and_that_deploys_it_again(status: S) -> None:
+    if status is S.FAILED:
+        assert lifecycle().guard("redeploy", status) is S.CREATING
+    else:
+        with pytest.raises(StatusConflict, match="allowed only in Failed"):
+            lifecycle().guard("redeploy", status)
+
+
 def test_creation_enters_creating_which_deploys() -> None:
     assert lifecycle().operation("create").to is S.CREATING
     assert lifecycle().on_enter(S.CREATING) == "deploy"
@@ -52,12 +61,18 @@ def test_creation_enters_creating_which_deploys() -> None:
     [
         (S.CREATING, S.IN_SERVICE, "deployed", True),
         (S.CREATING, S.FAILED, "failed", True),
-        (S.CREATING, S.STOPPED, "deployed", False),
+        (S.CREATING, S.STOPPED, "deployed", True),  # a Failed server redeployed stopped
+        (S.CREATING, S.FAILED, "rolledBack", True),  # a redeploy whose stack update rolled back
+        (S.CREATING, S.IN_SERVICE, "rolledBack", False),
         (S.UPDATING, S.IN_SERVICE, "rolledBack", True),
         (S.STOPPING, S.STOPPED, "deployed", True),
         (S.DELETING, None, "deployed", True),
         (S.IN_SERVICE, S.FAILED, "failed", False),
         (S.STOPPED, S.IN_SERVICE, "deployed", False),
+        (S.IN_SERVICE, S.FAILED, "lost", True),
+        (S.STOPPED, S.FAILED, "lost", True),
+        (S.UPDATING, S.FAILED, "lost", False),
+        (S.FAILED, S.FAILED, "lost", False),
     ],
 )
 def test_outcomes_allow_only_the_documented_transitions(

@@ -131,14 +131,60 @@ def test_an_update_making_an_invalid_fargate_pair_names_the_field(
     assert memory_store.get(record.id) == record
 
 
-@pytest.mark.parametrize("status", [S.CREATING, S.UPDATING, S.STARTING, S.STOPPING, S.DELETING, S.FAILED])
-def test_update_outside_in_service_or_stopped_is_a_status_conflict(
+@pytest.mark.parametrize("status", [S.CREATING, S.UPDATING, S.STARTING, S.STOPPING, S.DELETING])
+def test_update_outside_in_service_stopped_or_failed_is_a_status_conflict(
     memory_store: InMemoryServerStore, admin: Caller, status: S
 ) -> None:
     record = given_server(memory_store, admin, status)
     with pytest.raises(StatusConflict):
         servers.update_server(memory_store, record.id, UpdateServerRequest(description="x"), admin, now=NOW)
     assert memory_store.get(record.id) == record
+
+
+def failed_server(store: InMemoryServerStore, admin: Caller) -> ServerRecord:
+    record = given_server(store, admin, S.IN_SERVICE)
+    return move(
+        store, record, S.FAILED, actor="hosted-mcp", reason="crash loop", now=NOW, lastError="crash loop", restarts=5
+    )
+
+
+def test_a_failed_server_is_fixed_by_an_update_that_redeploys_it_with_the_change(
+    memory_store: InMemoryServerStore, admin: Caller
+) -> None:
+    # Given a server that failed (its last error and restarts on the record)
+    record = failed_server(memory_store, admin)
+    # When an admin updates its environment
+    later = NOW + timedelta(minutes=5)
+    change = UpdateServerRequest.model_validate({"environment": {"DATABASE_URL": "postgres://db"}})
+    redeploying = servers.update_server(memory_store, record.id, change, admin, now=later)
+    # Then it is redeployed: Creating again, the change pending and meant to run, the old error and restarts cleared
+    assert redeploying.status is S.CREATING
+    assert redeploying.pending is not None
+    assert redeploying.pending.spec.environment == {"DATABASE_URL": "postgres://db"}
+    assert (redeploying.pending.enabled, redeploying.pending.returnStatus) == (True, S.FAILED)
+    assert (redeploying.lastError, redeploying.restarts) == (None, 0)
+    assert redeploying.spec == record.spec  # the running configuration changes only when the deployment settles
+    assert redeploying.statusDeadline == later + timedelta(minutes=30)
+    assert redeploying.requestToken not in (None, record.requestToken)
+    # And it has its own audit entry
+    last = memory_store.audit_trail(record.id)[-1]
+    assert (last.fromStatus, last.toStatus, last.actor, last.reason) == (
+        S.FAILED,
+        S.CREATING,
+        "alice",
+        "redeploy requested",
+    )
+
+
+@pytest.mark.parametrize(("enabled", "runs"), [(True, True), (False, False)])
+def test_a_failed_server_is_retried_as_it_is_with_enabled(
+    memory_store: InMemoryServerStore, admin: Caller, enabled: bool, runs: bool
+) -> None:
+    record = failed_server(memory_store, admin)
+    redeploying = servers.update_server(memory_store, record.id, UpdateServerRequest(enabled=enabled), admin, now=NOW)
+    assert redeploying.status is S.CREATING
+    assert redeploying.pending is not None
+    assert (redeploying.pending.spec, redeploying.pending.enabled) == (record.spec, runs)
 
 
 @pytest.mark.parametrize("status", list(S))

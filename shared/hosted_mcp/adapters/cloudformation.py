@@ -21,6 +21,7 @@ from hosted_mcp.adapters.stack_template import (
     PRIORITY_PARAMETER,
     StackPlatform,
     free_listener_priority,
+    replacement_stack_name,
     server_id_of,
     stack_name,
     stack_tags,
@@ -29,6 +30,7 @@ from hosted_mcp.adapters.stack_template import (
 from hosted_mcp.errors import DeploymentRejected
 from hosted_mcp.lifecycle import Outcome
 from hosted_mcp.models.domain import ServerRecord
+from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.models.settlement import Deployment, Settlement
 from hosted_mcp.ports import ApplyResult, DeploymentBackend
 
@@ -49,6 +51,12 @@ OUTCOME_BY_STACK_STATUS: dict[str, Outcome] = {
     "DELETE_FAILED": "failed",
 }
 NO_UPDATES = "No updates are to be performed"
+# A stable record's stack in one of these is serving what its last operation asked for (an update that rolled back
+# keeps the previous configuration running). In any other terminal status it is gone or broken.
+STACK_RUNNING = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"})
+# A Failed server's stack in one of these cannot be updated: a replacement is created (the dead one is deleted).
+STACK_DEAD = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"})
+STACK_GONE = frozenset({"DELETE_COMPLETE", "DELETE_IN_PROGRESS"})
 
 
 # -- the event --------------------------------------------------------------------------------------------------
@@ -170,7 +178,15 @@ class CloudFormationBackend(DeploymentBackend):
         return params
 
     def deploy(self, record: ServerRecord) -> Deployment:
-        name = self.name_of(record)
+        """Create the record's stack; for a Failed server being redeployed, replace or update what is left."""
+        if record.pending is not None and record.pending.returnStatus is ServerStatus.FAILED:
+            return self._redeploy(record)
+        return self._create(record, self.name_of(record))
+
+    def apply(self, record: ServerRecord) -> ApplyResult:
+        return self._update(record, record.deploymentId or self.name_of(record))
+
+    def _create(self, record: ServerRecord, name: str) -> Deployment:
         priority = free_listener_priority(record.id, self._taken_priorities())
         try:
             response = self._cfn.create_stack(
@@ -189,10 +205,10 @@ class CloudFormationBackend(DeploymentBackend):
                 raise DeploymentRejected(message) from error
             raise
 
-    def apply(self, record: ServerRecord) -> ApplyResult:
+    def _update(self, record: ServerRecord, stack: str) -> ApplyResult:
         try:
             self._cfn.update_stack(
-                StackName=record.deploymentId or self.name_of(record),
+                StackName=stack,
                 Parameters=[{"ParameterKey": PRIORITY_PARAMETER, "UsePreviousValue": True}],
                 **self._common(record),
             )
@@ -207,17 +223,48 @@ class CloudFormationBackend(DeploymentBackend):
                 raise DeploymentRejected(message) from error
             raise
 
+    def _redeploy(self, record: ServerRecord) -> Deployment:
+        """What redeploying a Failed server means for its stack. Idempotent for one record version: a repeated
+        call finds its own operation (by token), or its own replacement (by name), and starts nothing new.
+
+        - gone (deleted, by the platform or outside it), or a creation that rolled back (which CloudFormation
+          never updates): a replacement stack `<name>-r<version>` is created, the dead one deleted;
+        - complete (the deployment failed its MCP check, was lost, or its update failed and rolled back): it is
+          updated to the record's configuration, `unchanged` when that is what it already runs;
+        - anything else (a rollback or a deletion that failed): CloudFormation needs a hand first, the reason says.
+        """
+        stack = self._stack(record)
+        status = stack["StackStatus"] if stack else "DELETE_COMPLETE"
+        if stack is not None and _latest_token(self._events(stack["StackId"])) == record.requestToken:
+            return Deployment(deploymentId=stack["StackId"], stackName=stack["StackName"])
+        if status in STACK_DEAD or status in STACK_GONE:
+            if stack is not None and status in STACK_DEAD:
+                self._delete(stack["StackId"], f"{record.requestToken}-replaced" if record.requestToken else None)
+            return self._create(record, replacement_stack_name(self.prefix, record))
+        assert stack is not None
+        if status in STACK_RUNNING or status.endswith("_IN_PROGRESS"):
+            result = self._update(record, stack["StackId"])
+            unchanged = result is ApplyResult.NO_CHANGE
+            return Deployment(deploymentId=stack["StackId"], stackName=stack["StackName"], unchanged=unchanged)
+        raise DeploymentRejected(
+            f"stack {stack['StackName']} is {status}: CloudFormation cannot redeploy it as it is; continue its "
+            "rollback or delete it in CloudFormation, or delete the server and create it again"
+        )
+
     def teardown(self, record: ServerRecord) -> ApplyResult:
         stack = self._stack(record)
         if stack is None or stack["StackStatus"] == "DELETE_COMPLETE":
             return ApplyResult.NO_CHANGE
-        params: dict[str, Any] = {"StackName": stack["StackId"]}
-        if record.requestToken:
-            params["ClientRequestToken"] = record.requestToken
+        self._delete(stack["StackId"], record.requestToken)
+        return ApplyResult.STARTED
+
+    def _delete(self, stack_id: str, token: str | None) -> None:
+        params: dict[str, Any] = {"StackName": stack_id}
+        if token:
+            params["ClientRequestToken"] = token
         if self._role_arn:
             params["RoleARN"] = self._role_arn
         self._cfn.delete_stack(**params)
-        return ApplyResult.STARTED
 
     def describe(self, record: ServerRecord) -> Settlement | None:
         """The outcome of the record's current action, read from the stack (for the reconciler): None while it runs
@@ -233,13 +280,27 @@ class CloudFormationBackend(DeploymentBackend):
         if outcome is None:
             return None
         events = self._events(stack["StackId"])
-        latest = next((e for e in events if e.get("LogicalResourceId") == e.get("StackName")), None)
-        if record.requestToken and (latest is None or latest.get("ClientRequestToken") != record.requestToken):
+        if record.requestToken and _latest_token(events) != record.requestToken:
             return None
         reason = stack.get("StackStatusReason") or _default_reason(stack["StackStatus"])
         if outcome != "deployed":
             reason = real_failure_reason(events, record.requestToken, reason)
         return Settlement(serverId=record.id, deploymentId=stack["StackId"], outcome=outcome, reason=reason, token=None)
+
+    def loss(self, record: ServerRecord) -> str | None:
+        """Why a stable record's stack no longer serves it: deleted (by someone else), or left in a failed or
+        rolled-back-creation state. None while it is complete, or while an operation is in progress. Whether the
+        service's tasks are healthy is ECS's to repair (it replaces failing tasks), not a status change."""
+        stack = self._stack(record)
+        name = self.name_of(record)
+        if stack is None or stack["StackStatus"] == "DELETE_COMPLETE":
+            return f"stack {name} no longer exists (deleted outside the platform)"
+        status = stack["StackStatus"]
+        if status in STACK_RUNNING or status.endswith("_IN_PROGRESS"):
+            return None
+        events = self._events(stack["StackId"])
+        reason = real_failure_reason(events, _latest_token(events), stack.get("StackStatusReason") or "")
+        return f"stack {name} is {status}" + (f": {reason}" if reason else "")
 
     # -- reads --------------------------------------------------------------------------------------------------
 
@@ -255,6 +316,12 @@ class CloudFormationBackend(DeploymentBackend):
 
     def _events(self, stack_id: str) -> list[dict[str, Any]]:
         return stack_events(self._cfn, stack_id)
+
+
+def _latest_token(events: list[dict[str, Any]]) -> str | None:
+    """The request token of the stack's latest operation (its newest stack-level event)."""
+    latest = next((e for e in events if e.get("LogicalResourceId") == e.get("StackName")), None)
+    return latest.get("ClientRequestToken") if latest else None
 
 
 def stack_events(cloudformation: Any, stack_id: str, limit: int = 500) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hosted_mcp.models.events import StatusChanged
+from hosted_mcp.models.events import ServerEvent
 from hosted_mcp.ports import StatusEvents
 
 
@@ -16,9 +16,9 @@ class EventPublishFailed(RuntimeError):
     """EventBridge refused the entry; raised so the stream record is retried (and lands in the DLQ at the end)."""
 
 
-def put_events_entry(event: StatusChanged, bus_name: str) -> dict[str, Any]:
-    """The PutEvents entry for one status change: `Source`/`DetailType` from the envelope, the typed detail as JSON
-    (with the correlation id inside, so subscribers can deduplicate)."""
+def put_events_entry(event: ServerEvent, bus_name: str) -> dict[str, Any]:
+    """The PutEvents entry for one event (a status change, a restart): `Source`/`DetailType` from the envelope,
+    the typed detail as JSON (with the correlation id inside, so subscribers can deduplicate)."""
     detail = event.detail.model_dump(mode="json") | {"correlationId": event.correlationId}
     return {
         "EventBusName": bus_name,
@@ -39,7 +39,7 @@ class EventBridgeStatusEvents(StatusEvents):
         self._events = events_client
         self._bus = bus_name
 
-    def publish(self, event: StatusChanged) -> None:
+    def publish(self, event: ServerEvent) -> None:
         response = self._events.put_events(Entries=[put_events_entry(event, self._bus)])
         if response.get("FailedEntryCount"):
             failure = response["Entries"][0]

@@ -14,8 +14,8 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import count
-from typing import Any
-from urllib.parse import urljoin, urlsplit
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 from hosted_mcp.models.domain import ServerRecord
 from hosted_mcp.models.fields import ServerType
@@ -28,6 +28,23 @@ MAX_BODY = 4 * 1024 * 1024
 
 class McpProbeError(Exception):
     """The server did not answer MCP as it should; the message says what went wrong."""
+
+
+class ProbeObserver(Protocol):
+    """Told what the probe's traffic looks like from the server's side, so the server's log lines about it can be
+    recognised (the local platform keeps health checks out of servers' logs this way)."""
+
+    def connected(self, local_port: int) -> None: ...
+
+    def session(self, session_id: str) -> None: ...
+
+
+def _observe(conn: http.client.HTTPConnection, observer: ProbeObserver | None) -> None:
+    if observer is not None and conn.sock is not None:
+        try:
+            observer.connected(int(conn.sock.getsockname()[1]))
+        except (OSError, IndexError, TypeError):
+            return
 
 
 def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
@@ -66,7 +83,8 @@ def sse_events(response: http.client.HTTPResponse) -> Iterator[tuple[str, str]]:
 def _result_of(message: dict[str, Any], method: str) -> dict[str, Any]:
     if "error" in message:
         error = message["error"] or {}
-        raise McpProbeError(f"{method} answered error {error.get('code')}: {error.get('message')}")
+        text = error.get("message") or "no message"
+        raise McpProbeError(f"{method} answered error {error.get('code')}: {text}")
     result = message.get("result")
     if not isinstance(result, dict):
         raise McpProbeError(f"{method} answered without a result")
@@ -76,10 +94,18 @@ def _result_of(message: dict[str, Any], method: str) -> dict[str, Any]:
 class StreamableHttpClient:
     """One MCP session over streamable HTTP."""
 
-    def __init__(self, url: str, *, timeout: float = 5.0, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 5.0,
+        headers: Mapping[str, str] | None = None,
+        observer: ProbeObserver | None = None,
+    ) -> None:
         self.url = url
         self.timeout = timeout
         self.headers = dict(headers or {})
+        self.observer = observer
         self.session_id: str | None = None
         self.protocol_version: str | None = None
         self._ids = count(1)
@@ -100,6 +126,7 @@ class StreamableHttpClient:
         conn, target = _connection(self.url, self.timeout)
         try:
             conn.request("POST", target, body=json.dumps(message).encode(), headers=self._headers())
+            _observe(conn, self.observer)
             return conn, conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
@@ -115,6 +142,8 @@ class StreamableHttpClient:
             session = response.getheader("Mcp-Session-Id")
             if session:
                 self.session_id = session
+                if self.observer is not None:
+                    self.observer.session(session)
             content_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
             if content_type == "application/json":
                 body = json.loads(response.read(MAX_BODY) or b"null")
@@ -163,6 +192,7 @@ class StreamableHttpClient:
         conn, target = _connection(self.url, self.timeout)
         try:
             conn.request("DELETE", target, headers=self._headers())
+            _observe(conn, self.observer)
             conn.getresponse().read(MAX_BODY)
         except (OSError, http.client.HTTPException):
             pass
@@ -174,10 +204,18 @@ class StreamableHttpClient:
 class SseClient:
     """One MCP session over the legacy SSE transport: answers arrive on the GET stream."""
 
-    def __init__(self, url: str, *, timeout: float = 5.0, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 5.0,
+        headers: Mapping[str, str] | None = None,
+        observer: ProbeObserver | None = None,
+    ) -> None:
         self.url = url
         self.timeout = timeout
         self.headers = dict(headers or {})
+        self.observer = observer
         self._ids = count(1)
         self._conn: http.client.HTTPConnection | None = None
         self._events: Iterator[tuple[str, str]] | None = None
@@ -188,6 +226,7 @@ class SseClient:
         self._conn = conn
         try:
             conn.request("GET", target, headers={"Accept": "text/event-stream", **self.headers})
+            _observe(conn, self.observer)
             response = conn.getresponse()
             if response.status != 200:
                 raise McpProbeError(f"GET {urlsplit(self.url).path} answered HTTP {response.status}")
@@ -195,6 +234,9 @@ class SseClient:
             for event, data in self._events:
                 if event == "endpoint":
                     self._endpoint = urljoin(self.url, data.strip())
+                    if self.observer is not None:
+                        for session in parse_qs(urlsplit(self._endpoint).query).get("session_id", []):
+                            self.observer.session(session)
                     break
         except (OSError, http.client.HTTPException) as exc:
             self.close()
@@ -222,6 +264,7 @@ class SseClient:
                 body=json.dumps(message).encode(),
                 headers={"Content-Type": "application/json", **self.headers},
             )
+            _observe(conn, self.observer)
             response = conn.getresponse()
             response.read(MAX_BODY)
             if response.status not in (200, 202, 204):
@@ -255,9 +298,15 @@ class SseClient:
         return result
 
 
-def check_streamable_http(url: str, *, timeout: float = 5.0, headers: Mapping[str, str] | None = None) -> int:
+def check_streamable_http(
+    url: str,
+    *,
+    timeout: float = 5.0,
+    headers: Mapping[str, str] | None = None,
+    observer: ProbeObserver | None = None,
+) -> int:
     """initialize + initialized + tools/list over streamable HTTP; the number of tools, or McpProbeError."""
-    client = StreamableHttpClient(url, timeout=timeout, headers=headers)
+    client = StreamableHttpClient(url, timeout=timeout, headers=headers, observer=observer)
     try:
         client.initialize()
         tools = client.request("tools/list").get("tools")
@@ -268,9 +317,15 @@ def check_streamable_http(url: str, *, timeout: float = 5.0, headers: Mapping[st
     return len(tools)
 
 
-def check_sse(url: str, *, timeout: float = 5.0, headers: Mapping[str, str] | None = None) -> int:
+def check_sse(
+    url: str,
+    *,
+    timeout: float = 5.0,
+    headers: Mapping[str, str] | None = None,
+    observer: ProbeObserver | None = None,
+) -> int:
     """initialize + initialized + tools/list over the SSE transport; the number of tools, or McpProbeError."""
-    with SseClient(url, timeout=timeout, headers=headers) as client:
+    with SseClient(url, timeout=timeout, headers=headers, observer=observer) as client:
         client.initialize()
         tools = client.request("tools/list").get("tools")
     if not isinstance(tools, list):
@@ -278,11 +333,15 @@ def check_sse(url: str, *, timeout: float = 5.0, headers: Mapping[str, str] | No
     return len(tools)
 
 
-def check_server(url: str, server_type: ServerType, *, timeout: float = 5.0) -> int:
-    """Prove the MCP endpoint at `url` answers, with the transport its server type speaks."""
+def check_server(
+    url: str, server_type: ServerType, *, timeout: float = 5.0, observer: ProbeObserver | None = None
+) -> int:
+    """Prove the MCP endpoint at `url` answers, with the transport its server type speaks. `tools/list` is what a
+    wrapper (mcp-proxy, a bridge) forwards to the stdio server behind it, so this exercises the server itself, not
+    only the wrapper (whose `initialize` and `ping` answers need no server)."""
     check = check_sse if server_type is ServerType.SSE else check_streamable_http
     try:
-        return check(url, timeout=timeout)
+        return check(url, timeout=timeout, observer=observer)
     except TimeoutError as exc:  # socket.timeout on 3.11 is TimeoutError
         raise McpProbeError(f"no answer within {timeout:g}s") from exc
     except socket.gaierror as exc:
@@ -305,8 +364,10 @@ class McpReadinessProbe(ReadinessProbe):
         attempts: int = 1,
         retry_delay: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        observer: ProbeObserver | None = None,
     ) -> None:
         self._urls = urls
+        self._observer = observer
         self._timeout = timeout
         self._attempts = max(1, attempts)
         self._retry_delay = retry_delay
@@ -329,7 +390,7 @@ class McpReadinessProbe(ReadinessProbe):
             if attempt:
                 self._sleep(self._retry_delay)
             try:
-                check_server(url, server_type, timeout=self._timeout)
+                check_server(url, server_type, timeout=self._timeout, observer=self._observer)
                 return None
             except McpProbeError as exc:
                 problem = str(exc)

@@ -119,6 +119,13 @@ def stack_name(prefix: str, record: ServerRecord) -> str:
     return f"{base}-{name_part}" if name_part else base
 
 
+def replacement_stack_name(prefix: str, record: ServerRecord) -> str:
+    """The name of the stack that replaces one a Failed server cannot reuse (a creation that rolled back keeps its
+    name until it is deleted): the usual name with `-r<record version>`, deterministic per redeploy."""
+    suffix = f"-r{record.version}"
+    return stack_name(prefix, record)[: MAX_STACK_NAME - len(suffix)] + suffix
+
+
 def server_id_of(prefix: str, stack_name_or_id: str) -> str | None:
     """The server id a stack name (or stack id ARN) of ours belongs to; None for anybody else's stack."""
     name = stack_name_or_id

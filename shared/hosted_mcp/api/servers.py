@@ -91,7 +91,7 @@ def get_audit(serverId: ServerId, svc: Services) -> Response[AuditPage]:
 @router.route(
     "/mcp/<serverId>",
     "PUT",
-    summary="Update, stop (enabled=false) or start (enabled=true) a hosted MCP server",
+    summary="Update, stop (enabled=false) or start (enabled=true) a hosted MCP server; a Failed one is redeployed",
     responses={**ok(ServerView, "Accepted: the server in its new status"), **errors(400, 401, 403, 404, 409)},
 )
 def update_server(

@@ -6,8 +6,8 @@
 | record entered Updating/Starting/Stopping | `react` -> apply_change           | apply                      |
 | record entered Deleting                   | `react` -> tear_down              | teardown                   |
 | any status change                         | `react` -> announce               | publish                    |
-| a deployment action settled               | `settle`                          |                            |
-| schedule                                  | `reconcile_overdue`               |                            |
+| a deployment action settled, or was lost  | `settle`                          |                            |
+| schedule                                  | `sweep`                           |                            |
 
 Which status triggers which reaction is read from the lifecycle (`statemachine/lifecycle.json`). Both runtimes
 call the same use cases with their own `ReactionPorts`: on AWS each function hosts one reaction of `react`, on one
@@ -16,7 +16,7 @@ machine the change-feed pump hosts them all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
@@ -26,7 +26,7 @@ from hosted_mcp.errors import ConcurrentModification, DeploymentRejected
 from hosted_mcp.lifecycle import Outcome, Reaction, lifecycle
 from hosted_mcp.logic.transitions import amend, move
 from hosted_mcp.models.domain import ServerRecord, StatusChange
-from hosted_mcp.models.events import StatusChanged, StatusChangedDetail
+from hosted_mcp.models.events import ServerRestarted, ServerRestartedDetail, StatusChanged, StatusChangedDetail
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.models.settlement import Settlement
 from hosted_mcp.ports import (
@@ -59,7 +59,7 @@ def react(
         return
     server_id, status = change.new.id, change.new.status
     if reaction == "deploy":
-        deploy_server(ports.store, ports.backend, server_id, now=now)
+        deploy_server(ports.store, ports.backend, server_id, now=now, probe=ports.probe)
     elif reaction == "apply":
         apply_change(ports.store, ports.backend, server_id, status, now=now)
     elif reaction == "teardown":
@@ -67,9 +67,11 @@ def react(
 
 
 def announce(ports: ReactionPorts, change: StatusChange) -> StatusChanged | None:
-    """A record changed status: the status event, the connection (when the platform publishes them), the metrics."""
+    """A record changed status: the status event, the connection (when the platform publishes them), the metrics.
+    A running record counted a restart: the restart event."""
     event = publish_status(ports.events, change)
     if event is None:
+        publish_restart(ports.events, change)
         return None
     connections, base_url = ports.connections, ports.base_url
     if connections is not None and base_url:
@@ -80,13 +82,25 @@ def announce(ports: ReactionPorts, change: StatusChange) -> StatusChanged | None
 
 
 def settle(ports: ReactionPorts, settlement: Settlement, *, now: datetime) -> ServerRecord | None:
-    """A deployment action settled: move its record (after proving MCP readiness when it deployed)."""
+    """A deployment action settled: move its record (after proving MCP readiness when it deployed). A running
+    deployment was lost: fail its record with the reason."""
+    if settlement.outcome == "lost":
+        return settle_loss(ports.store, settlement, now=now)
     return settle_deployment(ports.store, ports.probe, settlement, now=now)
 
 
-def reconcile_overdue(ports: ReactionPorts, *, now: datetime) -> list[ServerRecord]:
-    """The scheduled sweep: every record past its deadline is settled from its deployment, or failed."""
-    return reconcile(ports.store, ports.backend, ports.probe, overdue_records(ports.store, now=now), now=now)
+def sweep(ports: ReactionPorts, *, now: datetime) -> list[ServerRecord]:
+    """The scheduled, level-triggered sweep, one pass over the records: every record past its deadline is settled
+    from its deployment, or failed; every record in a stable status is compared with what really runs, and failed
+    with the reason when its deployment is lost. The records it changed."""
+    overdue, stable = [], []
+    for record in every_record(ports.store):
+        if _is_overdue(record, now):
+            overdue.append(record)
+        elif lifecycle().allows(record.status, ServerStatus.FAILED, "lost"):
+            stable.append(record)
+    repaired = reconcile(ports.store, ports.backend, ports.probe, overdue, now=now)
+    return repaired + verify_running(ports.store, ports.backend, stable, now=now)
 
 
 def reaction_for(change: StatusChange) -> Reaction | None:
@@ -109,8 +123,14 @@ def _current(store: ServerStore, server_id: str, status: ServerStatus) -> Server
 
 
 def deploy_server(
-    store: ServerStore, backend: DeploymentBackend, server_id: str, *, now: datetime
+    store: ServerStore,
+    backend: DeploymentBackend,
+    server_id: str,
+    *,
+    now: datetime,
+    probe: ReadinessProbe | None = None,
 ) -> ServerRecord | None:
+    """Create the record's deployment (or, redeploying a Failed server, replace or update what is left of it)."""
     record = _current(store, server_id, ServerStatus.CREATING)
     if record is None:
         return None
@@ -118,6 +138,9 @@ def deploy_server(
         deployment = backend.deploy(record)
     except DeploymentRejected as rejected:
         return _fail(store, record, rejected.reason, now=now)
+    if deployment.unchanged:
+        # A redeploy found the deployment already as asked: no outcome will arrive, so settle now (with proof).
+        return settle_deployment(store, probe, _settlement(record, "deployed", "nothing to change"), now=now)
     if record.deploymentId == deployment.deploymentId:
         return record
     try:
@@ -258,6 +281,34 @@ def _settle(
     return move(store, record, target, actor=SYSTEM, reason=reason, now=now, pending=None, lastError=reason, **where)
 
 
+def settle_loss(store: ServerStore, settlement: Settlement, *, now: datetime) -> ServerRecord | None:
+    """The deployment of a record in a stable status was lost (a restore that failed, a crash loop): Failed with the
+    reason, if the record is still in the status the loss was seen in and still on that deployment."""
+    record = store.get(settlement.serverId) if settlement.serverId else None
+    if record is None:
+        logger.info("loss of no record", deployment_id=settlement.deploymentId)
+        return None
+    if settlement.status is not None and record.status is not settlement.status:
+        logger.info("loss after the record moved on", server_id=record.id, status=record.status)
+        return None
+    if settlement.deploymentId and record.deploymentId and settlement.deploymentId != record.deploymentId:
+        logger.info("loss of another deployment", server_id=record.id, deployment_id=settlement.deploymentId)
+        return None
+    return _lose(store, record, settlement.reason, now=now)
+
+
+def _lose(store: ServerStore, record: ServerRecord, reason: str, *, now: datetime) -> ServerRecord | None:
+    if not lifecycle().allows(record.status, ServerStatus.FAILED, "lost"):
+        logger.info("loss not allowed here", server_id=record.id, status=record.status)
+        return None
+    logger.warning("deployment lost", server_id=record.id, status=record.status, reason=reason)
+    try:
+        return move(store, record, ServerStatus.FAILED, actor=SYSTEM, reason=reason, now=now, lastError=reason)
+    except ConcurrentModification:
+        logger.info("record moved on while failing it", server_id=record.id)
+        return None
+
+
 # -- publish -------------------------------------------------------------------------------------------------------
 
 
@@ -288,6 +339,34 @@ def publish_status(events: StatusEvents, change: StatusChange) -> StatusChanged 
     return event
 
 
+def restart_event(change: StatusChange) -> ServerRestarted | None:
+    """The restart a change records (the same status, `restarts` counted up), or None."""
+    old, new = change.old, change.new
+    if old is None or new is None or old.status is not new.status or new.restarts <= old.restarts:
+        return None
+    return ServerRestarted(
+        correlationId=f"{new.id}:{new.version}",
+        detail=ServerRestartedDetail(
+            serverId=new.id,
+            name=new.spec.name,
+            normalizedName=new.normalizedName,
+            status=new.status,
+            restarts=new.restarts,
+            reason=new.lastError,
+            version=new.version,
+            at=new.updatedAt,
+            deploymentId=new.deploymentId,
+        ),
+    )
+
+
+def publish_restart(events: StatusEvents, change: StatusChange) -> ServerRestarted | None:
+    event = restart_event(change)
+    if event is not None:
+        events.publish(event)
+    return event
+
+
 def publish_connection(connections: Connections, change: StatusChange, base_url: str) -> None:
     """InService: an active connection; Stopped or Failed: an inactive one; removed: none."""
     if not change.status_changed:
@@ -303,20 +382,40 @@ def publish_connection(connections: Connections, change: StatusChange, base_url:
 # -- reconcile -----------------------------------------------------------------------------------------------------
 
 
-def overdue_records(store: ServerStore, *, now: datetime, page_size: int = 100) -> list[ServerRecord]:
-    """Records in a transitional status past their deadline (what the scheduled reconciler repairs)."""
-    overdue: list[ServerRecord] = []
+def every_record(store: ServerStore, *, page_size: int = 100) -> Iterator[ServerRecord]:
     token: str | None = None
     while True:
         page = store.list_page(page_size, token)
-        overdue.extend(
-            r
-            for r in page.records
-            if lifecycle().is_transitional(r.status) and r.statusDeadline is not None and r.statusDeadline <= now
-        )
+        yield from page.records
         if not page.next_token:
-            return overdue
+            return
         token = page.next_token
+
+
+def _is_overdue(record: ServerRecord, now: datetime) -> bool:
+    deadline = record.statusDeadline
+    return lifecycle().is_transitional(record.status) and deadline is not None and deadline <= now
+
+
+def overdue_records(store: ServerStore, *, now: datetime, page_size: int = 100) -> list[ServerRecord]:
+    """Records in a transitional status past their deadline (what the scheduled reconciler repairs)."""
+    return [r for r in every_record(store, page_size=page_size) if _is_overdue(r, now)]
+
+
+def verify_running(
+    store: ServerStore, backend: DeploymentBackend, records: list[ServerRecord], *, now: datetime
+) -> list[ServerRecord]:
+    """Level-triggered truth for stable records: one whose deployment the backend reports lost is Failed with the
+    reason (conditionally: a record that moved on since it was read is left to its new status)."""
+    failed = []
+    for record in records:
+        reason = backend.loss(record)
+        if reason is None:
+            continue
+        result = _lose(store, record, reason, now=now)
+        if result is not None:
+            failed.append(result)
+    return failed
 
 
 def reconcile(

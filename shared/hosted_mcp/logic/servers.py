@@ -79,14 +79,18 @@ def list_servers(store: ServerStore, *, limit: int = 50, next_token: str | None 
 def update_server(
     store: ServerStore, server_id: str, request: UpdateServerRequest, caller: Caller, *, now: datetime
 ) -> ServerRecord:
-    """Accept an update: the record moves to Updating, Stopping or Starting with the change pending."""
+    """Accept an update: the record moves to Updating, Stopping or Starting with the change pending; a Failed
+    record is redeployed (Creating) with the change, running unless the body says `enabled: false`."""
     record = get_server(store, server_id)
     operation, enabled = _classify(record, request)
     target = lifecycle().guard(operation, record.status)
     spec = _apply(record.spec, request)
     pending = PendingChange(spec=spec, enabled=enabled, returnStatus=record.status)
-    reason = {"stop": "stop requested", "start": "start requested"}.get(operation, "update requested")
-    return move(store, record, target, actor=caller.username, reason=reason, now=now, pending=pending, lastError=None)
+    reason = REASONS.get(operation, "update requested")
+    changes: dict[str, object] = {"pending": pending, "lastError": None}
+    if operation == "redeploy":
+        changes["restarts"] = 0  # a new deployment: its restarts are counted afresh
+    return move(store, record, target, actor=caller.username, reason=reason, now=now, **changes)
 
 
 def delete_server(store: ServerStore, server_id: str, caller: Caller, *, now: datetime) -> ServerRecord:
@@ -95,8 +99,17 @@ def delete_server(store: ServerStore, server_id: str, caller: Caller, *, now: da
     return move(store, record, target, actor=caller.username, reason="delete requested", now=now)
 
 
+REASONS: dict[Operation, str] = {
+    "stop": "stop requested",
+    "start": "start requested",
+    "redeploy": "redeploy requested",
+}
+
+
 def _classify(record: ServerRecord, request: UpdateServerRequest) -> tuple[Operation, bool]:
     """Which lifecycle operation an update body asks for, and the desired running state after it."""
+    if record.status in lifecycle().operation("redeploy").allowed_from:
+        return "redeploy", request.enabled is not False
     if request.enabled is False and record.status is not ServerStatus.STOPPED:
         return "stop", False
     if request.enabled is True and record.status is not ServerStatus.IN_SERVICE:

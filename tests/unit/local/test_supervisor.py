@@ -3,13 +3,18 @@ strings, servers get their own environment (not the platform's), and images fail
 
 from __future__ import annotations
 
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from hosted_mcp.logic.reactions import DeploymentRejected
-from hosted_mcp.models.domain import ServerSpec
-from hosted_mcp_local.supervisor import LocalDeployment, ProcessSupervisor, Replica, container_runtime_problem
+from hosted_mcp.errors import DeploymentRejected
+from hosted_mcp.models.domain import ServerRecord, ServerSpec
+from hosted_mcp.models.fields import ServerStatus
+from hosted_mcp_local import launch
+from hosted_mcp_local.launch import container_runtime_problem
+from hosted_mcp_local.supervisor import ProcessSupervisor
 
 
 def supervisor(tmp_path: Path) -> ProcessSupervisor:
@@ -42,32 +47,82 @@ def test_a_missing_artifact_is_rejected_with_its_path(tmp_path: Path) -> None:
 
 
 def test_stdio_servers_run_behind_mcp_proxy_with_the_command_split_not_shelled(tmp_path: Path) -> None:
-    command = supervisor(tmp_path).command(spec(startCommand="python server.py --name 'a b'; rm -rf /"), 4321)
+    # Given a start command a shell would read as two commands, When it is made into a stdio replica's command line
+    fifo = tmp_path / "replica-0.stderr"
+    command = supervisor(tmp_path).command(spec(startCommand="python server.py --name 'a b'; rm -rf /"), 4321, fifo)
+
+    # Then mcp-proxy runs it (quiet: no log line per health check), split but never shelled, its stderr to the FIFO
+    proxy, shim = command[: command.index("--") + 1], command[command.index("--") + 1 :]
+    assert proxy == [
+        *("/opt/proxy/mcp-proxy", "--port", "4321", "--host", "127.0.0.1", "--pass-environment"),
+        *("--log-level", "WARNING", "--"),
+    ]
+    assert shim[:4] == [sys.executable, "-I", "-S", "-c"]
+    assert shim[5:] == [str(fifo), "python", "server.py", "--name", "a b;", "rm", "-rf", "/"]
+
+
+def test_another_wrapper_gets_no_flags_it_may_not_know(tmp_path: Path) -> None:
+    command = launch.command(spec(), 4321, wrapper="/opt/bin/some-bridge")
 
     assert command == [
-        *("/opt/proxy/mcp-proxy", "--port", "4321", "--host", "127.0.0.1", "--pass-environment", "--"),
-        *("python", "server.py", "--name", "a b;", "rm", "-rf", "/"),
+        *("/opt/bin/some-bridge", "--port", "4321", "--host", "127.0.0.1", "--pass-environment", "--"),
+        *("python", "server.py"),
     ]
 
 
-def test_http_servers_run_their_command_with_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_http_servers_run_their_command_with_port(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLATFORM_SECRET", "do-not-leak")
-    backend = supervisor(tmp_path)
     http = spec(serverType="http", port=8000, environment={"GREETING": "Hi"})
-    replica = Replica(index=1, port=5555, log_path=tmp_path / "log", tag="t")
-    deployment = LocalDeployment(server_id="id", name="greeter", home=tmp_path)
 
-    env = backend.environment(deployment, http, replica)
+    env = launch.environment(http, server="greeter", replica=1, port=5555, tag="t", interpreter_dir="/opt/py/bin")
 
-    assert backend.command(http, 5555) == ["python", "server.py"]
+    assert launch.command(http, 5555, wrapper="/opt/proxy/mcp-proxy") == ["python", "server.py"]
     assert env["PORT"] == "5555"
     assert env["GREETING"] == "Hi"
     assert env["HOSTED_MCP_REPLICA"] == "1"
+    assert env["HOSTED_MCP_PROCESS"] == "t"
     assert "PLATFORM_SECRET" not in env
-    assert env["PATH"].split(":")[0] == backend.interpreter_dir
+    assert env["PATH"].split(":")[0] == "/opt/py/bin"
 
 
 def test_image_without_a_container_runtime_names_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
 
     assert "container runtime" in container_runtime_problem()
+
+
+def record_in(status: ServerStatus) -> ServerRecord:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    return ServerRecord(
+        id="abc", normalizedName="x", spec=spec(), status=status, owner="a", createdAt=now, updatedAt=now
+    )
+
+
+def test_a_running_record_with_no_process_and_nothing_under_way_has_lost_its_deployment(tmp_path: Path) -> None:
+    backend = supervisor(tmp_path)
+    try:
+        # Given an InService record this platform never started (nothing restores it), Then it is lost
+        assert (
+            backend.loss(record_in(ServerStatus.IN_SERVICE)) == "no process runs for it: this platform never started it"
+        )
+        # And a Stopped one runs nothing by design
+        assert backend.loss(record_in(ServerStatus.STOPPED)) is None
+    finally:
+        backend.close()
+
+
+def test_a_record_whose_replicas_are_starting_is_not_judged_and_the_gateway_says_why(tmp_path: Path) -> None:
+    backend = supervisor(tmp_path)
+    try:
+        # Given the platform restoring a server after a restart (its replicas not running yet)
+        deployment = backend._deployment(record_in(ServerStatus.IN_SERVICE))
+        deployment.restoring, deployment.busy = True, 1
+        # Then the sweep leaves it alone, and a 503 says what is going on
+        assert backend.loss(record_in(ServerStatus.IN_SERVICE)) is None
+        assert backend.unavailable("abc") == "its replicas are starting again after a platform restart"
+        # When the restore is over and nothing runs, Then it is lost, and the gateway says so
+        deployment.restoring, deployment.busy = False, 0
+        assert backend.loss(record_in(ServerStatus.IN_SERVICE)) == "none of its replicas is running"
+        assert backend.unavailable("abc") == "no replica runs"
+    finally:
+        backend.close()

@@ -12,10 +12,18 @@ export async function loadRules() {
 
 export const isTransitional = (status) => rules.transitional.includes(status);
 
-/** Whether `operation` (update, stop, start, delete) is allowed for a server in `status`. */
-export const allows = (operation, status) => (rules.operations[operation] || []).includes(status);
+// A Failed server is fixed with the same calls: an edit or a start (PUT /mcp/{id}) redeploys it.
+const THROUGH_REDEPLOY = ["update", "start"];
 
-export const allowedFrom = (operation) => (rules.operations[operation] || []).join(", ");
+const statusesFor = (operation) => [
+  ...(rules.operations[operation] || []),
+  ...(THROUGH_REDEPLOY.includes(operation) ? rules.operations.redeploy || [] : []),
+];
+
+/** Whether `operation` (update, stop, start, delete) is allowed for a server in `status`. */
+export const allows = (operation, status) => statusesFor(operation).includes(status);
+
+export const allowedFrom = (operation) => statusesFor(operation).join(", ");
 
 export const cpuChoices = () => Object.keys(rules.memoryByCpu).map(Number);
 
