@@ -47,7 +47,6 @@ API_URL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod"
 PLATFORM = StackPlatform(
     stackPrefix="hmcp",
     parameterPrefix="/hosted-mcp/server-stacks",
-    listenerArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hmcp/50dc6c495c0c9188/f2f7dc8efc522ab2",
 )
 CREATE = {
     "name": "docs-mcp-workbench",
@@ -501,17 +500,17 @@ FAILURES = [
     ),
     FailureCase(
         "update rejected",
-        lambda f: f.cfn.script("update", Script("reject", reason="Parameter ListenerRulePriority is invalid")),
+        lambda f: f.cfn.script("update", Script("reject", reason="Parameter DiscoveryNamespaceId is invalid")),
         _update,
         ServerStatus.IN_SERVICE,
-        "Template format error: Parameter ListenerRulePriority is invalid",
+        "Template format error: Parameter DiscoveryNamespaceId is invalid",
     ),
     FailureCase(
         "delete fails",
-        lambda f: f.cfn.script("delete", Script("fail", "TargetGroup", "Target group is in use by a listener")),
+        lambda f: f.cfn.script("delete", Script("fail", "Discovery", "Service contains registered instances")),
         _delete,
         ServerStatus.FAILED,
-        "TargetGroup: Target group is in use by a listener",
+        "Discovery: Service contains registered instances",
     ),
 ]
 
@@ -707,7 +706,7 @@ SETTLE_SAMPLES = {
     "delete-failed": (
         "teardown/record-entered-deleting",
         ServerStatus.FAILED,
-        "The following resource(s) failed to delete: [TargetGroup].",
+        "The following resource(s) failed to delete: [Discovery].",
     ),
 }
 

@@ -9,7 +9,6 @@ the stack's events (the stack-level reason of a rollback is rarely the cause).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,15 +16,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from hosted_mcp.adapters.stack_template import (
-    PRIORITY_PARAMETER,
-    StackPlatform,
-    free_listener_priority,
-    server_id_of,
-    stack_name,
-    stack_tags,
-    template_body,
-)
+from hosted_mcp.adapters.stack_template import StackPlatform, server_id_of, stack_name, stack_tags, template_body
 from hosted_mcp.errors import DeploymentRejected
 from hosted_mcp.lifecycle import Outcome
 from hosted_mcp.models.domain import ServerRecord
@@ -135,20 +126,12 @@ def _error(error: ClientError) -> tuple[str, str]:
 
 class CloudFormationBackend(DeploymentBackend):
     """One CloudFormation stack per server, created and changed with a service role (`role_arn`) so the calling
-    function itself holds no rights over ECS, IAM or the load balancer."""
+    function itself holds no rights over ECS, IAM, Cloud Map or Secrets Manager."""
 
-    def __init__(
-        self,
-        cloudformation: Any,
-        platform: StackPlatform,
-        *,
-        role_arn: str | None = None,
-        taken_priorities: Callable[[], set[int]] = set,
-    ) -> None:
+    def __init__(self, cloudformation: Any, platform: StackPlatform, *, role_arn: str | None = None) -> None:
         self._cfn = cloudformation
         self._platform = platform
         self._role_arn = role_arn
-        self._taken_priorities = taken_priorities
 
     @property
     def prefix(self) -> str:
@@ -171,14 +154,8 @@ class CloudFormationBackend(DeploymentBackend):
 
     def deploy(self, record: ServerRecord) -> Deployment:
         name = self.name_of(record)
-        priority = free_listener_priority(record.id, self._taken_priorities())
         try:
-            response = self._cfn.create_stack(
-                StackName=name,
-                Parameters=[{"ParameterKey": PRIORITY_PARAMETER, "ParameterValue": str(priority)}],
-                OnFailure="ROLLBACK",
-                **self._common(record),
-            )
+            response = self._cfn.create_stack(StackName=name, OnFailure="ROLLBACK", **self._common(record))
             return Deployment(deploymentId=response["StackId"], stackName=name)
         except ClientError as error:
             code, message = _error(error)
@@ -191,11 +168,7 @@ class CloudFormationBackend(DeploymentBackend):
 
     def apply(self, record: ServerRecord) -> ApplyResult:
         try:
-            self._cfn.update_stack(
-                StackName=record.deploymentId or self.name_of(record),
-                Parameters=[{"ParameterKey": PRIORITY_PARAMETER, "UsePreviousValue": True}],
-                **self._common(record),
-            )
+            self._cfn.update_stack(StackName=record.deploymentId or self.name_of(record), **self._common(record))
             return ApplyResult.STARTED
         except ClientError as error:
             code, message = _error(error)
@@ -278,15 +251,3 @@ def explain(cloudformation: Any, settlement: Settlement) -> Settlement:
         logger.warning("stack events unreadable", stack_id=settlement.deploymentId, code=code, error=message)
         return settlement
     return settlement.model_copy(update={"reason": real_failure_reason(events, settlement.token, settlement.reason)})
-
-
-def listener_priorities(elbv2: Any, listener_arn: str) -> Callable[[], set[int]]:
-    """The rule priorities already used on the shared listener (so a new server's rule gets a free one)."""
-
-    def taken() -> set[int]:
-        used: set[int] = set()
-        for page in elbv2.get_paginator("describe_rules").paginate(ListenerArn=listener_arn):
-            used.update(int(rule["Priority"]) for rule in page["Rules"] if rule["Priority"] != "default")
-        return used
-
-    return taken
