@@ -166,7 +166,7 @@ NAMED = [
     ("target-tracking alarm", ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"],
      ARN.format(service="cloudwatch", resource=f"alarm:TargetTracking-service/{CLUSTER}/{STACK}-Service-1A2B3C-"
                 "AlarmHigh-0f1e2d3c-aaaa-bbbb-cccc-000011112222")),
-    ("discovery service", ["servicediscovery:CreateService"], NAMESPACE_ARN),
+    ("discovery service, created in the namespace", ["servicediscovery:CreateService"], NAMESPACE_ARN),
     ("discovery service", ["servicediscovery:GetService", "servicediscovery:DeleteService",
                            "servicediscovery:UpdateService"],
      ARN.format(service="servicediscovery", resource="service/srv-e4anhexw6ds6ty6q")),
