@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hosted_mcp.adapters.stack_template import DISCOVERY_TTL_SECONDS
 from hosted_mcp_gateway.router import HEALTH_PATH, RouterSettings
 from tests.support.ddb import load_template
 from tests.support.iam import RESOLVED, allows, resolve, role_statements
@@ -65,6 +66,8 @@ def test_the_task_gets_every_setting_the_router_reads_and_they_validate() -> Non
     # And the values as deployed are valid settings (the secret as Secrets Manager generates it: 64 characters)
     settings = RouterSettings.from_environ({**environment, "ROUTER_SEALING_KEY": "k" * 64})
     assert settings.port == ROUTER_PORT
+    # The router keeps a server's task addresses as long as its Cloud Map records say they may be kept
+    assert settings.dns_ttl_seconds == DISCOVERY_TTL_SECONDS
     assert router["PortMappings"] == [{"ContainerPort": ROUTER_PORT, "Protocol": "tcp"}]
 
 
