@@ -1,8 +1,9 @@
 """Identity to the server, never the credential: template.yaml's data-plane integration maps the caller the
 authorizer established onto the identity headers (replacing any the client sent under those names), sets
-`Authorization` from the authorizer's `upstreamAuthorization` (empty unless the server opted in), blanks `X-Api-Key`,
-and sends the path the router serves, without the stage. Then, through the real router, a forged identity and the
-caller's credentials never reach the server, whether API Gateway sends an empty mapped header or leaves it out.
+`Authorization` from the authorizer's `upstreamAuthorization` (empty unless the server opted in), blanks `X-Api-Key`
+and `Cookie`, and sends the path the router serves, without the stage. Then, through the real router, a forged
+identity and the caller's credentials never reach the server, whether API Gateway sends an empty mapped header or
+leaves it out.
 
 Every expectation is read from template.yaml and from `hosted_mcp.auth.gateway`, so neither can drift.
 """
@@ -59,8 +60,9 @@ def test_authorization_is_replaced_by_what_the_authorizer_decided_to_forward() -
     assert header_mappings().get("Authorization") == f"context.authorizer.{UPSTREAM_AUTHORIZATION}"
 
 
-def test_an_api_key_header_is_blanked() -> None:
-    assert header_mappings().get("X-Api-Key") == "''"
+@pytest.mark.parametrize("header", ["X-Api-Key", "Cookie"])
+def test_platform_credentials_the_client_may_send_are_blanked(header: str) -> None:
+    assert header_mappings().get(header) == "''"
 
 
 def test_no_header_is_copied_from_the_client_by_the_mapping() -> None:
