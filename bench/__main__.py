@@ -22,6 +22,7 @@ from bench.stats import Table
 BENCHMARKS = {
     "inservice": "bench.inservice",
     "gateway": "bench.gateway",
+    "router": "bench.router",
     "coldstart": "bench.coldstart",
     "scale": "bench.scale",
     "cost": "bench.cost",

@@ -1,8 +1,10 @@
 """Cost model: what hosting costs per month, and what one server's full lifecycle costs the control plane.
 
 Two designs are compared:
-- ours: one shared internal ALB reached through one VPC link V2 for the whole platform; per server only a Fargate
-  service, a target group and a listener rule (no hourly charge of their own); reactions to facts, no polling.
+- ours: one shared internal ALB reached through one VPC link V2 for the whole platform, in front of one autoscaled
+  router service (the data plane's own forwarder) that finds each server's tasks in a Cloud Map namespace; per
+  server only a Fargate service, its Cloud Map registration and its requestState key; the images we own in ECR;
+  reactions to facts, no polling.
 - the reference: per server a dedicated NLB, ALB and VPC link V1, and Step Functions workflows that poll the
   stack every 60 s.
 
@@ -65,17 +67,22 @@ def hourly_month(price: prices.Price, count: int = 1) -> float:
     return count * price.value * HOURS_PER_MONTH
 
 
+# The router service as template.yaml deploys it by default: RouterMinTasks tasks of RouterCpu / RouterMemory.
+ROUTER = TaskSize(cpu=512, memory_mib=1024, tasks=2, arch="x86_64")
+
+
 @dataclass(frozen=True)
 class MonthlyCost:
     design: str
     servers: int
-    fixed: float  # the platform's own networking, paid once whatever the number of servers
-    per_server_network: float
+    fixed: float  # paid once whatever the number of servers (networking, the router, discovery, images)
+    per_server_network: float  # load balancers (reference); the Cloud Map registration of each task (ours)
     per_server_compute: float  # Fargate + logs: the same in both designs
+    per_server_keys: float = 0.0  # the server's requestState secret (ours)
 
     @property
     def per_server(self) -> float:
-        return self.per_server_network + self.per_server_compute
+        return self.per_server_network + self.per_server_compute + self.per_server_keys
 
     @property
     def total(self) -> float:
@@ -87,6 +94,7 @@ class MonthlyCost:
 
 
 RECONCILE_EVERY_MINUTES = 5  # template.yaml: ReconcileSchedule default, rate(5 minutes)
+SERVER_COUNTS = (1, 100, 1000)  # a first server, the old ALB cap, and ten times it
 
 
 def reconcile_month(every_minutes: int = RECONCILE_EVERY_MINUTES, memory_gb: float = 0.5) -> float:
@@ -98,9 +106,32 @@ def reconcile_month(every_minutes: int = RECONCILE_EVERY_MINUTES, memory_gb: flo
     )
 
 
-def ours_month(servers: int, size: TaskSize = TaskSize()) -> MonthlyCost:
+def break_even(size: TaskSize = TaskSize()) -> int:
+    """The fewest servers for which ours costs less per month than the reference."""
+    return next(n for n in range(1, 10_000) if ours_month(n, size).total < reference_month(n, size).total)
+
+
+def router_month(router: TaskSize = ROUTER) -> float:
+    """The router service at rest (its minimum tasks), its logs, its sealing key, the namespace, the images."""
+    return (
+        fargate_month(router)
+        + logs_month(prices.ASSUMED_ROUTER_LOG_GB_MONTH.value)
+        + prices.SECRETS_MANAGER_SECRET_MONTH.value
+        + prices.ROUTE53_HOSTED_ZONE_MONTH.value
+        + prices.ASSUMED_IMAGES_GB.value * prices.ECR_GB_MONTH.value
+    )
+
+
+def ours_month(servers: int, size: TaskSize = TaskSize(), router: TaskSize = ROUTER) -> MonthlyCost:
     fixed = hourly_month(prices.ALB_HOUR) + hourly_month(prices.VPC_LINK_HOUR) + reconcile_month()
-    return MonthlyCost("ours", servers, fixed, 0.0, fargate_month(size) + logs_month())
+    return MonthlyCost(
+        "ours",
+        servers,
+        fixed + router_month(router),
+        size.tasks * prices.CLOUD_MAP_INSTANCE_MONTH.value,
+        fargate_month(size) + logs_month(),
+        prices.SECRETS_MANAGER_SECRET_MONTH.value,
+    )
 
 
 def reference_month(servers: int, size: TaskSize = TaskSize()) -> MonthlyCost:
@@ -313,7 +344,7 @@ def tables(size: TaskSize = TaskSize()) -> list[Table]:
         f"{size.arch}, per server)",
         ["servers", "ours total", "ours /server", "reference total", "reference /server", "ours / reference"],
     )
-    for n in (1, 10, 100):
+    for n in SERVER_COUNTS:
         ours, reference = ours_month(n, size), reference_month(n, size)
         hosting.add(
             n,
@@ -325,16 +356,27 @@ def tables(size: TaskSize = TaskSize()) -> list[Table]:
         )
     ours1, reference1 = ours_month(1, size), reference_month(1, size)
     hosting.notes = [
-        f"Fixed platform cost that differs: ours {usd(ours1.fixed)}/month (one shared ALB; VPC link V2 $0; the "
-        f"reconcile sweep every {RECONCILE_EVERY_MINUTES} min, {usd(reconcile_month())}), reference "
-        f"{usd(reference1.fixed)}. The API, tables and functions both designs share are left out.",
-        f"Per server networking: ours {usd(ours1.per_server_network)} (target group + listener rule carry no hourly "
-        f"charge), reference {usd(reference1.per_server_network)} (NLB + ALB; VPC link V1 $0, its cost is the NLB).",
+        f"Fixed platform cost that differs: ours {usd(ours1.fixed)}/month: one shared ALB "
+        f"({usd(hourly_month(prices.ALB_HOUR))}; VPC link V2 $0), the router at rest ({usd(router_month())}: "
+        f"{ROUTER.tasks} x86 tasks of {ROUTER.cpu} CPU / {ROUTER.memory_mib} MiB {usd(fargate_month(ROUTER))}, its "
+        f"logs, its sealing key, the namespace's hosted zone, the two images in ECR), the reconcile sweep every "
+        f"{RECONCILE_EVERY_MINUTES} min ({usd(reconcile_month())}); reference {usd(reference1.fixed)}. The API, tables "
+        "and functions both designs share are left out.",
+        f"Per server, beyond compute: ours {usd(ours1.per_server_network + ours1.per_server_keys)} (the "
+        f"requestState secret {usd(ours1.per_server_keys)}, the Cloud Map registration of each task "
+        f"{usd(ours1.per_server_network)}; no load-balancer resource), reference {usd(reference1.per_server_network)} "
+        "(NLB + ALB; VPC link V1 $0, its cost is the NLB).",
         f"Per server compute + logs (both): {usd(ours1.per_server_compute)} "
         f"(Fargate {usd(fargate_month(size))}, logs {usd(logs_month())} at an assumed "
         f"{prices.ASSUMED_LOG_GB_PER_SERVER_MONTH.value} GB/month).",
-        "Traffic-driven charges (API Gateway calls, LCU/NLCU, data) are excluded: the same calls cross one load "
-        "balancer in ours and two in the reference, so they only widen the gap.",
+        f"Break-even: from {break_even(size)} servers on, ours costs less; below, the router's two tasks (two AZs) "
+        "cost more than one server's NLB and ALB.",
+        "Limits: ours holds 1,000 servers in one ALB target group (Cloud Map: 2,000 registered tasks per namespace by "
+        "default, adjustable; 1,000 per server). The reference's 1,000 servers need 1,000 NLBs and 1,000 ALBs "
+        "(default quotas: 50 of each per region).",
+        "Traffic-driven charges (API Gateway calls, LCU/NLCU, data, router tasks added by autoscaling, DNS queries) "
+        "are excluded: the same calls cross one load balancer and one router in ours and two load balancers in the "
+        "reference.",
     ]
     return [hosting, lifecycle_table()]
 

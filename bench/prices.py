@@ -93,6 +93,46 @@ REST_API_MILLION_REQUESTS = Price(
     note="The same in both designs (every MCP call crosses API Gateway once); shown for scale only.",
 )
 
+# -- the router's data plane: discovery, keys, images ---------------------------------------------------------------
+
+ROUTE53_HOSTED_ZONE_MONTH = Price(
+    0.50,
+    "per hosted zone per month (first 25); the Cloud Map private namespace is one",
+    "https://aws.amazon.com/route53/pricing/; figure transcribed from that page by "
+    "https://raw.githubusercontent.com/api-evangelist/amazon-route53-resolver/refs/heads/main/plans/"
+    "amazon-route53-resolver-plans-pricing.yml",
+    secondary=True,
+)
+ROUTE53_MILLION_QUERIES = Price(
+    0.40,
+    "per million standard queries (first billion per month)",
+    "https://aws.amazon.com/route53/pricing/ (same transcription as ROUTE53_HOSTED_ZONE_MONTH)",
+    secondary=True,
+    note="Traffic-driven: the router resolves a server's name at most once per DNS_TTL_SECONDS per task, and only "
+    "while the server is called; excluded from the monthly table like the other per-request charges.",
+)
+CLOUD_MAP_INSTANCE_MONTH = Price(
+    0.10,
+    "per registered service instance per month (each running server task)",
+    "https://aws.amazon.com/cloud-map/pricing/ (renders client-side; the figure as commonly quoted)",
+    assumption=True,
+    note="Counted for every task although instances ECS registers may not be billed: the model errs high.",
+)
+SECRETS_MANAGER_SECRET_MONTH = Price(
+    0.40,
+    "per secret per month (every server's requestState key, the router's sealing key)",
+    "https://aws.amazon.com/secrets-manager/pricing/",
+    secondary=True,
+    note="Plus $0.05 per 10,000 API calls: ECS reads a secret when a task starts, so a few calls a month.",
+)
+ECR_GB_MONTH = Price(
+    0.10,
+    "per GB-month of ECR private storage (the stdio base and router images)",
+    "https://aws.amazon.com/ecr/pricing/",
+    secondary=True,
+    note="Pulls from the same region cost no data transfer (through a NAT gateway they pay its per-GB charge).",
+)
+
 # -- control plane -------------------------------------------------------------------------------------------------
 
 LAMBDA_MILLION_REQUESTS = Price(
@@ -173,6 +213,18 @@ CLOUDWATCH_LOGS_GB_MONTH_STORED = Price(
 ASSUMED_RECONCILE_SECONDS = Price(
     1.0,
     "seconds per scheduled reconcile sweep (512 MB arm64), which runs every 5 minutes (template.yaml default)",
+    "assumption",
+    assumption=True,
+)
+ASSUMED_ROUTER_LOG_GB_MONTH = Price(
+    1.0,
+    "GB of logs the router writes per month (warnings and errors only; no access log)",
+    "assumption",
+    assumption=True,
+)
+ASSUMED_IMAGES_GB = Price(
+    0.5,
+    "GB the two images we own take in ECR (stdio base ~0.4 GB with Python and Node, router ~0.1 GB, compressed)",
     "assumption",
     assumption=True,
 )

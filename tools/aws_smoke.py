@@ -1,8 +1,9 @@
 """A first real deployment, end to end and timed: `make aws-smoke` (never in CI: it costs money and needs an account).
 
-Deploys the platform stack, builds and pushes the stdio base image into the stack's own ECR repository and pins it by
-digest, creates a stdio server, calls one of its tools through API Gateway with a real token (the official MCP Python
-SDK client), stops it, starts it, calls it again, deletes it, and tears the platform down (its retained tables too).
+Deploys the platform stack, builds and pushes the images we own (the stdio base, the data-plane router) into the
+stack's own ECR repositories and pins them by digest, creates a stdio server, calls one of its tools through API
+Gateway with a real token (the official MCP Python SDK client), stops it, starts it, calls it again, deletes it, and
+tears the platform down (its retained tables too).
 Each step's time is printed at the end, also when a step fails.
 
 Nothing runs without explicit settings, all from the environment:
@@ -18,8 +19,9 @@ Nothing runs without explicit settings, all from the environment:
   HOSTED_MCP_SMOKE_COGNITO_CLIENT_ID, HOSTED_MCP_SMOKE_USERNAME and HOSTED_MCP_SMOKE_PASSWORD (the app client must
   allow USER_PASSWORD_AUTH).
 
-Optional: HOSTED_MCP_SMOKE_STACK (default hosted-mcp-smoke), HOSTED_MCP_SMOKE_STDIO_IMAGE (an image reference by
-digest; without it the script builds ours, which needs docker), HOSTED_MCP_SMOKE_START_COMMAND,
+Optional: HOSTED_MCP_SMOKE_STACK (default hosted-mcp-smoke), HOSTED_MCP_SMOKE_STDIO_IMAGE and
+HOSTED_MCP_SMOKE_ROUTER_IMAGE (image references by digest; without one the script builds ours, which needs docker),
+HOSTED_MCP_SMOKE_START_COMMAND,
 HOSTED_MCP_SMOKE_ADMIN_GROUP (default admin), HOSTED_MCP_SMOKE_SET_LOGS_ROLE (false when the account already has an
 API Gateway CloudWatch role), HOSTED_MCP_SMOKE_KEEP=1 (leave everything deployed).
 
@@ -60,6 +62,24 @@ WAIT_SECONDS = {"InService": 1800, "Stopped": 900, "Deleted": 900}
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 
 
+@dataclass(frozen=True)
+class Image:
+    """An image we own: the template parameter that pins it, its Dockerfile, the stack output naming its repository,
+    the setting that may give it instead."""
+
+    label: str
+    parameter: str
+    dockerfile: str
+    repository_output: str
+    setting: str
+
+
+IMAGES = (
+    Image("stdio base", "StdioBaseImage", "images/stdio-base/Dockerfile", "StdioBaseRepositoryUri", "STDIO_IMAGE"),
+    Image("router", "RouterImage", "images/router/Dockerfile", "RouterRepositoryUri", "ROUTER_IMAGE"),
+)
+
+
 class Refused(Exception):
     """The smoke test will not start: settings missing or wrong, or it is running in CI."""
 
@@ -81,7 +101,7 @@ class Settings:
     cognito_client_id: str | None = None
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    stdio_image: str | None = None
+    images: dict[str, str] = field(default_factory=dict)  # template parameter -> image by digest, given
     start_command: str = DEFAULT_START_COMMAND
     admin_group: str = "admin"
     set_logs_role: bool = True
@@ -114,9 +134,10 @@ class Settings:
             problems.append(
                 f"no token: set {PREFIX}TOKEN, or {PREFIX}COGNITO_CLIENT_ID, {PREFIX}USERNAME and {PREFIX}PASSWORD"
             )
-        image = get("STDIO_IMAGE")
-        if image and "@sha256:" not in image:
-            problems.append(f"{PREFIX}STDIO_IMAGE must name the image by digest (...@sha256:...)")
+        images = {image.parameter: get(image.setting) for image in IMAGES if get(image.setting)}
+        for image in IMAGES:
+            if get(image.setting) and "@sha256:" not in get(image.setting):
+                problems.append(f"{PREFIX}{image.setting} must name the image by digest (...@sha256:...)")
         stack = get("STACK") or cls.stack
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,63}", stack):
             problems.append(f"{PREFIX}STACK is not a stack name")
@@ -134,7 +155,7 @@ class Settings:
             cognito_client_id=cognito[0] or None,
             username=cognito[1] or None,
             password=cognito[2] or None,
-            stdio_image=image or None,
+            images=images,
             start_command=get("START_COMMAND") or DEFAULT_START_COMMAND,
             admin_group=get("ADMIN_GROUP") or "admin",
             set_logs_role=get("SET_LOGS_ROLE").lower() != "false",
@@ -145,7 +166,7 @@ class Settings:
 # -- commands -----------------------------------------------------------------------------------------------------
 
 
-def parameter_overrides(settings: Settings, stdio_image: str | None) -> list[str]:
+def parameter_overrides(settings: Settings, images: Mapping[str, str]) -> list[str]:
     overrides = {
         "VpcId": settings.vpc_id,
         "SubnetIds": ",".join(settings.subnet_ids),
@@ -155,8 +176,7 @@ def parameter_overrides(settings: Settings, stdio_image: str | None) -> list[str
         "AuthRequireNbf": "false",
         "SetApiGatewayAccountLogsRole": "true" if settings.set_logs_role else "false",
     }
-    if stdio_image:
-        overrides["StdioBaseImage"] = stdio_image
+    overrides.update(images)
     return [f"{key}={value}" for key, value in overrides.items()]
 
 
@@ -164,7 +184,7 @@ def sam_build() -> list[str]:
     return [str(SAM), "build", "--template", "template.yaml"]
 
 
-def sam_deploy(settings: Settings, stdio_image: str | None) -> list[str]:
+def sam_deploy(settings: Settings, images: Mapping[str, str]) -> list[str]:
     return [
         str(SAM), "deploy",
         "--stack-name", settings.stack,
@@ -173,7 +193,7 @@ def sam_deploy(settings: Settings, stdio_image: str | None) -> list[str]:
         "--no-fail-on-empty-changeset",
         "--resolve-s3",
         "--capabilities", "CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND",
-        "--parameter-overrides", *parameter_overrides(settings, stdio_image),
+        "--parameter-overrides", *parameter_overrides(settings, images),
     ]  # fmt: skip
 
 
@@ -181,10 +201,10 @@ def sam_delete(settings: Settings) -> list[str]:
     return [str(SAM), "delete", "--stack-name", settings.stack, "--region", settings.region, "--no-prompts"]
 
 
-def docker_build(repository_uri: str, tag: str) -> list[str]:
+def docker_build(dockerfile: str, repository_uri: str, tag: str) -> list[str]:
     return [
         "docker", "build", "--platform", "linux/amd64",
-        "--file", "images/stdio-base/Dockerfile", "--tag", f"{repository_uri}:{tag}", ".",
+        "--file", dockerfile, "--tag", f"{repository_uri}:{tag}", ".",
     ]  # fmt: skip
 
 
@@ -223,7 +243,7 @@ class Smoke:
     settings: Settings
     runner: Callable[[Sequence[str]], str] = field(default=lambda argv: _run(argv))
     outputs: dict[str, str] = field(default_factory=dict)
-    stdio_image: str | None = None
+    images: dict[str, str] = field(default_factory=dict)  # template parameter -> image by digest, pushed here
     token: str = ""
     server_id: str = ""
     server_url: str = ""
@@ -235,19 +255,23 @@ class Smoke:
         steps = [
             Step("check the account and region", self.preflight),
             Step("sam build", lambda: self._sh(sam_build()), [sam_build()]),
-            Step("deploy the platform", lambda: self.deploy(None), [sam_deploy(s, s.stdio_image)]),
+            Step("deploy the platform", self.deploy, [sam_deploy(s, s.images)]),
         ]
-        if s.stdio_image is None:
+        missing = [image for image in IMAGES if image.parameter not in s.images]
+        for image in missing:
             steps.append(
                 Step(
-                    "build and push the stdio base image",
-                    self.push_image,
-                    [docker_build("<StdioBaseRepositoryUri>", "<git sha>"), ["docker", "push", "<image>"]],
+                    f"build and push the {image.label} image",
+                    lambda image=image: self.push_image(image),  # type: ignore[misc]
+                    [
+                        docker_build(image.dockerfile, f"<{image.repository_output}>", "<git sha>"),
+                        ["docker", "push", "<image>"],
+                    ],
                 )
             )
-            steps.append(
-                Step("pin the image by digest", lambda: self.deploy(self.stdio_image), [sam_deploy(s, "<digest>")])
-            )
+        if missing:
+            pinned = {**s.images, **{image.parameter: "<digest>" for image in missing}}
+            steps.append(Step("pin the images by digest", self.deploy, [sam_deploy(s, pinned)]))
         steps += [
             Step("get a token", self.sign_in),
             Step("create a stdio server", self.create),
@@ -266,7 +290,7 @@ class Smoke:
         return steps
 
     def cleanup(self) -> list[Step]:
-        """After a failure: remove the server (its stack holds a rule on the platform's listener), then the platform;
+        """After a failure: remove the server (its stack registers in the platform's namespace), then the platform;
         nothing when asked to keep everything."""
         if self.settings.keep:
             return []
@@ -295,13 +319,13 @@ class Smoke:
         if account != self.settings.account:
             raise Refused([f"your credentials reach account {account}, not {PREFIX}ACCOUNT"])
 
-    def deploy(self, stdio_image: str | None) -> None:
-        self._sh(sam_deploy(self.settings, stdio_image or self.settings.stdio_image))
+    def deploy(self) -> None:
+        self._sh(sam_deploy(self.settings, {**self.settings.images, **self.images}))
         stack = self._client("cloudformation").describe_stacks(StackName=self.settings.stack)["Stacks"][0]
         self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
-    def push_image(self) -> None:
-        uri = self.outputs["StdioBaseRepositoryUri"]
+    def push_image(self, image: Image) -> None:
+        uri = self.outputs[image.repository_output]
         tag = self._sh(["git", "rev-parse", "--short=12", "HEAD"]).strip() + f"-{int(time.time())}"
         ecr = self._client("ecr")
         auth = ecr.get_authorization_token()["authorizationData"][0]
@@ -312,11 +336,11 @@ class Smoke:
             ["docker", "login", "--username", "AWS", "--password-stdin", auth["proxyEndpoint"]],
             input=password, text=True, check=True, capture_output=True,
         )  # fmt: skip
-        self._sh(docker_build(uri, tag))
+        self._sh(docker_build(image.dockerfile, uri, tag))
         self._sh(["docker", "push", f"{uri}:{tag}"])
         repository = uri.split("/", 1)[1]
         digest = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"][0]
-        self.stdio_image = f"{uri}@{digest['imageDigest']}"
+        self.images[image.parameter] = f"{uri}@{digest['imageDigest']}"
 
     def sign_in(self) -> None:
         s = self.settings

@@ -8,27 +8,34 @@ sealed so that any router task can route them, the SSE endpoint rewritten, both 
 identity headers to the server and never the caller's credential.
 
 Trust: the identity headers are believed because only API Gateway reaches the ALB (its security group admits
-the VPC link's alone); a request without them is refused. The server record is read from DynamoDB (by name,
-cached for `RECORD_TTL_SECONDS`) and the caller's right to use it is checked again, so a revocation is seen within
-that time even while API Gateway serves a cached authorizer answer. A server's replicas are its ECS tasks, found
-through Cloud Map's private DNS (`<server id>.<namespace>`, A records, cached `DNS_TTL_SECONDS`).
+the VPC link's alone) and API Gateway's mapping replaces whatever the client sent under those names; a request
+without them is refused. Every inbound `X-Hosted-Mcp-*` header is dropped on the way to the server, which hears
+only the identity rebuilt from the caller (`hosted_mcp.auth.forwarding`). The server record is read from DynamoDB
+(by name, cached for `RECORD_TTL_SECONDS`) and the caller's right to use it is checked again, so a revocation is
+seen within that time even while API Gateway serves a cached authorizer answer. A server's replicas are its ECS
+tasks, found through Cloud Map's private DNS (`<server id>.<namespace>`, A records, cached `DNS_TTL_SECONDS`).
+
+The sealing key (session ids, SSE endpoints, MRTR state of bridged calls) is derived from `ROUTER_SEALING_KEY`, a
+secret the platform stack generates in Secrets Manager and ECS injects into every task: every task derives the
+same key, so any task opens what another sealed.
 
 Run: `hosted-mcp-router` (the router image's entry point), settings from the environment (`RouterSettings`).
 """
 
 from __future__ import annotations
 
-import base64
 import os
 import re
-import socket
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.types import Receive, Scope, Send
 
+from hosted_mcp.adapters.discovery import discovery_name, task_addresses
 from hosted_mcp.auth.decision import Decision
 from hosted_mcp.auth.forwarding import caller_from_identity_headers
 from hosted_mcp.auth.roles import data_plane_server, require_use
@@ -41,6 +48,8 @@ from hosted_mcp_gateway.trusted_host import TrustedHosts
 
 DATA_PLANE_ROUTE = re.compile(r"^/mcp/[^/]+/(?P<rest>(?:mcp|sse|messages)(?:/.*)?)$", re.DOTALL)
 HEALTH_PATH = "/healthz"
+MIN_SECRET_CHARS = 32
+KEY_INFO = b"hosted-mcp router sealing key v1"
 
 
 class RouterSettings(BaseModel):
@@ -51,7 +60,11 @@ class RouterSettings(BaseModel):
     servers_table_name: str = Field(alias="SERVERS_TABLE_NAME", min_length=1)
     region: str | None = Field(None, alias="AWS_REGION")
     namespace: str = Field(alias="DISCOVERY_NAMESPACE", min_length=1, description="Cloud Map private DNS name.")
-    sealing_key: bytes = Field(alias="ROUTER_SEALING_KEY", description="32 bytes, base64; the same in every task.")
+    sealing_key: bytes = Field(
+        alias="ROUTER_SEALING_KEY",
+        description=f"A secret of at least {MIN_SECRET_CHARS} characters, the same in every task (the stack generates "
+        "64 in Secrets Manager); the 32-byte sealing key is derived from it.",
+    )
     allowed_origins: tuple[str, ...] = Field((), alias="ALLOWED_ORIGINS", description="Browser origins, by host.")
     port: int = Field(8080, alias="PORT", ge=1, le=65535)
     record_ttl_seconds: float = Field(5.0, alias="RECORD_TTL_SECONDS", ge=0, le=300)
@@ -59,11 +72,12 @@ class RouterSettings(BaseModel):
 
     @field_validator("sealing_key", mode="before")
     @classmethod
-    def _decode_key(cls, value: Any) -> bytes:
-        key = base64.b64decode(value, validate=True) if isinstance(value, str) else value
-        if not isinstance(key, bytes) or len(key) != 32:
-            raise ValueError("must be 32 bytes, base64-encoded")
-        return key
+    def _derive_key(cls, value: Any) -> bytes:
+        if isinstance(value, bytes) and len(value) == 32:
+            return value  # a key already (tests, benches)
+        if not isinstance(value, str) or len(value.strip()) < MIN_SECRET_CHARS:
+            raise ValueError(f"must be a secret of at least {MIN_SECRET_CHARS} characters")
+        return sealing_key(value.strip())
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -77,6 +91,11 @@ class RouterSettings(BaseModel):
         except ValidationError as exc:
             names = ", ".join(str(e["loc"][0]) for e in exc.errors() if e.get("loc"))
             raise SystemExit(f"hosted-mcp-router: invalid or missing environment variables: {names}") from None
+
+
+def sealing_key(secret: str) -> bytes:
+    """The 32-byte AES key every router task derives from the platform's secret (HKDF-SHA256)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=KEY_INFO).derive(secret.encode())
 
 
 class ExpiringRecords:
@@ -109,7 +128,7 @@ class DnsReplicas:
         resolve: Callable[[str], list[str]] | None = None,
     ) -> None:
         self._namespace, self._ttl, self._clock = namespace, ttl, clock
-        self._resolve = resolve or _addresses
+        self._resolve = resolve or task_addresses
         self._cache: dict[str, tuple[float, list[str]]] = {}
 
     def __call__(self, record: ServerRecord) -> list[str]:
@@ -118,16 +137,9 @@ class DnsReplicas:
         if cached is not None and cached[0] > now:
             addresses = cached[1]
         else:
-            addresses = sorted(self._resolve(f"{record.id}.{self._namespace}"))
+            addresses = sorted(self._resolve(discovery_name(record.id, self._namespace)))
             self._cache[record.id] = (now + self._ttl, addresses)
         return [f"http://{address}:{record.spec.port}" for address in addresses]
-
-
-def _addresses(host: str) -> list[str]:
-    try:
-        return list({str(info[4][0]) for info in socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)})
-    except socket.gaierror:
-        return []  # no task registered (yet): the data plane answers 503
 
 
 def edge_decision(records: ExpiringRecords) -> Callable[[str, str, Mapping[str, str]], Decision]:
@@ -189,13 +201,36 @@ async def _lifespan(receive: Receive, send: Send, plane: DataPlane) -> None:
             return
 
 
-def main() -> None:
+def build(
+    settings: RouterSettings, dynamodb: Any, *, resolve: Callable[[str], list[str]] | None = None
+) -> RequestLineRule:
+    """The router as its task runs it: server records read from the servers table by name (GetItem, nothing else;
+    template.yaml's RouterTaskRole grants exactly that, tests/integration/test_router_role.py proves it), tasks
+    found in Cloud Map (`resolve` stands in for it in tests and benches)."""
+    from hosted_mcp.adapters.dynamodb import DynamoDbServerStore
+
+    store = DynamoDbServerStore(dynamodb, settings.servers_table_name)
+    return create_app(settings, store.get_by_name, resolve=resolve)
+
+
+USAGE = """usage: hosted-mcp-router
+
+The Hosted MCP data-plane router (AWS): API Gateway -> ALB -> this -> server tasks found in Cloud Map.
+Configured by environment variables only: SERVERS_TABLE_NAME, DISCOVERY_NAMESPACE, ROUTER_SEALING_KEY (required);
+AWS_REGION, ALLOWED_ORIGINS, PORT (8080), RECORD_TTL_SECONDS (5), DNS_TTL_SECONDS (5).
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if args:
+        print(USAGE, end="")
+        raise SystemExit(0 if args[0] in ("-h", "--help") else 2)
     import boto3
     import uvicorn
 
-    from hosted_mcp.adapters.dynamodb import DynamoDbServerStore
-
     settings = RouterSettings.from_environ()
-    store = DynamoDbServerStore(boto3.client("dynamodb", region_name=settings.region), settings.servers_table_name)
-    app = create_app(settings, store.get_by_name)
+    app = build(settings, boto3.client("dynamodb", region_name=settings.region))
     uvicorn.run(app, host="0.0.0.0", port=settings.port, log_level="warning", access_log=False)  # noqa: S104

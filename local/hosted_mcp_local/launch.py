@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hosted_mcp.models.domain import ServerSpec
-from hosted_mcp.models.fields import ServerType
+from hosted_mcp.models.fields import REQUEST_STATE_KEY_VARIABLE, ServerType
 from hosted_mcp_local.processes import LOOPBACK, PROCESS_TAG
 from hosted_mcp_local.replica_output import stderr_shim
 
-REQUEST_STATE_KEY = "HOSTED_MCP_REQUEST_STATE_KEY"
 BASE_ENV_NAMES = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "SYSTEMROOT")
 # A wrapper's own INFO logging is a few lines per health-check request: keep only its warnings. Each wrapper spells
 # the level its own way.
@@ -60,7 +59,7 @@ def environment(
     env["HOSTED_MCP_SERVER"] = server
     env["HOSTED_MCP_REPLICA"] = str(replica)
     if secret is not None:  # the same for every replica of a server: what MRTR requestState is sealed with
-        env[REQUEST_STATE_KEY] = secret
+        env[REQUEST_STATE_KEY_VARIABLE] = secret
     env[PROCESS_TAG] = tag
     if spec.serverType is not ServerType.STDIO:
         env["PORT"] = str(port)

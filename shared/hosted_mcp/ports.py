@@ -80,6 +80,10 @@ class DeploymentBackend(ABC):
         says (gone, broken beyond what the platform repairs by itself, or nothing running while InService), or None
         while it is, or while an action or a restart is under way. What the level-triggered sweep compares."""
 
+    def tidy(self, record: ServerRecord) -> None:  # noqa: B027 - a no-op where nothing is ever left behind
+        """Remove what a settled record no longer stands behind (e.g. a stack a redeploy replaced); the sweep calls
+        it for every record at rest, so a removal that failed once is tried again."""
+
 
 class ReadinessProbe(ABC):
     """Proves a deployed server answers MCP (initialize + tools/list through the real path)."""

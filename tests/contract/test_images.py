@@ -162,11 +162,33 @@ def test_the_router_image_runs_the_router() -> None:
     assert any("hosted-mcp-router --help" in run for run in parse(DOCKERFILES["router"]).final.all("RUN"))
 
 
+def test_the_router_image_holds_the_routers_package_and_its_extra() -> None:
+    # Given where the router's code lives (hosted_mcp_gateway, on the shared hosted_mcp) and its extra
+    dockerfile = parse(DOCKERFILES["router"])
+    builder = next(s for s in dockerfile.stages if s.name == "wheel")
+    copied = {value.split()[0] for value in builder.all("COPY")}
+    # Then the wheel is built with both package roots, and the image installs the router's extra
+    assert {"shared", "gateway"} <= copied
+    assert dockerfile.args["ROUTER_EXTRA"] == "router"
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert "\nrouter = [" in pyproject
+    assert 'hosted-mcp-router = "hosted_mcp_gateway.router:main"' in pyproject
+
+
+def test_the_routers_help_is_what_the_image_build_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from hosted_mcp_gateway.router import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    assert "ROUTER_SEALING_KEY" in capsys.readouterr().out
+
+
 def test_the_build_context_holds_only_the_package_sources() -> None:
     lines = [ln for ln in (REPO_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines() if ln.strip()]
     assert next(ln for ln in lines if not ln.startswith("#")) == "*"  # nothing unless listed
     allowed = {ln[1:].rstrip("/") for ln in lines if ln.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "shared", "local", "bridge", "images/tools"}
+    assert allowed == {"pyproject.toml", "README.md", "shared", "gateway", "local", "bridge", "images/tools"}
 
 
 # -- the helper that picks an extra's requirements out of the wheel ------------------------------------------------

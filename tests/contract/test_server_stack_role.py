@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.iam import (
     CLUSTER,
+    NAMESPACE_ARN,
     RESOLVED,
     allows,
     granted_actions,
@@ -44,11 +45,8 @@ def _log_groups_hold_only_retention() -> bool:
     return all(set(r["Properties"]) == {"RetentionInDays"} for r in resources_of("AWS::Logs::LogGroup"))
 
 
-def _rules_only_forward() -> bool:
-    return all(
-        {a["Type"] for a in r["Properties"]["Actions"]} == {"forward"}
-        for r in resources_of("AWS::ElasticLoadBalancingV2::ListenerRule")
-    )
+def _secrets_stay_in_their_region() -> bool:
+    return all("ReplicaRegions" not in r["Properties"] for r in resources_of("AWS::SecretsManager::Secret"))
 
 
 def _targets_are_ecs_services() -> bool:
@@ -74,8 +72,9 @@ NEVER_NEEDED: dict[str, NeverNeeded] = {
     "logs:DisassociateKmsKey": LOG_GROUP_PROPERTIES,
     "logs:PutBearerTokenAuthentication": LOG_GROUP_PROPERTIES,
     "logs:PutLogGroupDeletionProtection": LOG_GROUP_PROPERTIES,
-    "cognito-idp:DescribeUserPoolClient": NeverNeeded(
-        "authenticate-cognito listener actions; a server's rule only forwards", _rules_only_forward
+    "secretsmanager:ReplicateSecretToRegions": NeverNeeded(
+        "replicas of a secret in other regions; a server's key is read by its own tasks only, in its region",
+        _secrets_stay_in_their_region,
     ),
     **{
         f"lambda:{action}ProvisionedConcurrencyConfig": NeverNeeded(
@@ -107,10 +106,11 @@ def test_the_synthesizer_emits_the_resource_types_this_proof_covers() -> None:
         "AWS::CloudWatch::Alarm",
         "AWS::ECS::Service",
         "AWS::ECS::TaskDefinition",
-        "AWS::ElasticLoadBalancingV2::ListenerRule",
-        "AWS::ElasticLoadBalancingV2::TargetGroup",
         "AWS::IAM::Role",
+        "AWS::IAM::RolePolicy",
         "AWS::Logs::LogGroup",
+        "AWS::SecretsManager::Secret",
+        "AWS::ServiceDiscovery::Service",
     ]
     assert all(handler_permissions(t) for t in RESOURCE_TYPES)
 
@@ -166,9 +166,15 @@ NAMED = [
     ("target-tracking alarm", ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"],
      ARN.format(service="cloudwatch", resource=f"alarm:TargetTracking-service/{CLUSTER}/{STACK}-Service-1A2B3C-"
                 "AlarmHigh-0f1e2d3c-aaaa-bbbb-cccc-000011112222")),
-    ("listener rule", ["elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule"],
-     ARN.format(service="elasticloadbalancing",
-                resource=f"listener-rule/app/{RESOLVED['DataPlaneLoadBalancer.LoadBalancerName']}/f2f7dc8efc522ab2/9683b2d02a6cabee")),
+    ("discovery service, created in the namespace", ["servicediscovery:CreateService"], NAMESPACE_ARN),
+    ("discovery service", ["servicediscovery:GetService", "servicediscovery:DeleteService",
+                           "servicediscovery:UpdateService"],
+     ARN.format(service="servicediscovery", resource="service/srv-e4anhexw6ds6ty6q")),
+    ("request-state key", ["secretsmanager:CreateSecret", "secretsmanager:GetSecretValue",
+                           "secretsmanager:DeleteSecret"],
+     ARN.format(service="secretsmanager", resource=f"secret:{STACK}-request-state-AbC123")),
+    ("key grant of a given execution role", ["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"],
+     "arn:aws:iam::123456789012:role/hosted-mcp/custom-execution"),
     ("platform parameter", ["ssm:GetParameters"],
      ARN.format(service="ssm", resource="parameter/hosted-mcp/server-stacks/listener-arn")),
 ]  # fmt: skip
@@ -188,6 +194,10 @@ def test_another_stacks_resources_fall_outside() -> None:
     assert not allows(statements, "cloudwatch:DeleteAlarms", ARN.format(service="cloudwatch", resource="alarm:pager"))
     other_cluster = ARN.format(service="ecs", resource="service/payroll/api")
     assert not allows(statements, "ecs:DeleteService", other_cluster)
+    payroll_secret = ARN.format(service="secretsmanager", resource="secret:payroll/db-password-AbC123")
+    assert not allows(statements, "secretsmanager:GetSecretValue", payroll_secret)
+    other_namespace = ARN.format(service="servicediscovery", resource="namespace/ns-payroll")
+    assert not allows(statements, "servicediscovery:CreateService", other_namespace)
 
 
 # -- the permissions boundary -------------------------------------------------------------------------------------

@@ -47,7 +47,6 @@ API_URL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod"
 PLATFORM = StackPlatform(
     stackPrefix="hmcp",
     parameterPrefix="/hosted-mcp/server-stacks",
-    listenerArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hmcp/50dc6c495c0c9188/f2f7dc8efc522ab2",
 )
 CREATE = {
     "name": "docs-mcp-workbench",
@@ -220,8 +219,11 @@ class Choreography:
         return dict(json.loads(stack.template)["Resources"])
 
 
-@pytest.fixture
-def choreography(servers_table: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Choreography]:
+def start_choreography(
+    servers_table: Any, monkeypatch: pytest.MonkeyPatch, handlers: dict[str, Any] | None = None
+) -> Choreography:
+    """The choreography around a servers table already created in moto (the fixture's, or a state machine's own);
+    `handlers` reuses loaded handler modules (they read every port through the wiring at each invocation)."""
     for name, value in {
         "STACK_PREFIX": PLATFORM.stackPrefix,
         "STATUS_BUS_NAME": BUS,
@@ -253,13 +255,12 @@ def choreography(servers_table: Any, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setattr(aws.AwsReactionPorts, "backend", property(lambda _: backend))
     monkeypatch.setattr(aws, "cloudformation_client", lambda: cfn)
     monkeypatch.setattr(aws.AwsReactionPorts, "probe", property(lambda _: probe))
-    handlers = {name: load_handler(name) for name in ("api", *REACTIONS, "settle", "reconcile", "follow")}
-    stream_arn = servers_table.latest_stream_arn
-    yield Choreography(
+    handlers = handlers or {name: load_handler(name) for name in ("api", *REACTIONS, "settle", "reconcile", "follow")}
+    return Choreography(
         cfn=cfn,
         probe=probe,
         handlers=handlers,
-        stream_arn=stream_arn,
+        stream_arn=servers_table.latest_stream_arn,
         # moto answers the regional endpoint, not the account-based one botocore picks from a stream ARN
         streams=boto3.client(
             "dynamodbstreams", region_name="us-east-1", config=Config(account_id_endpoint_mode="disabled")
@@ -268,6 +269,11 @@ def choreography(servers_table: Any, monkeypatch: pytest.MonkeyPatch) -> Iterato
         bus_queue=queue,
         connections=connections,
     )
+
+
+@pytest.fixture
+def choreography(servers_table: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Choreography]:
+    yield start_choreography(servers_table, monkeypatch)
     aws.clear_factories()
 
 
@@ -501,17 +507,17 @@ FAILURES = [
     ),
     FailureCase(
         "update rejected",
-        lambda f: f.cfn.script("update", Script("reject", reason="Parameter ListenerRulePriority is invalid")),
+        lambda f: f.cfn.script("update", Script("reject", reason="Parameter DiscoveryNamespaceId is invalid")),
         _update,
         ServerStatus.IN_SERVICE,
-        "Template format error: Parameter ListenerRulePriority is invalid",
+        "Template format error: Parameter DiscoveryNamespaceId is invalid",
     ),
     FailureCase(
         "delete fails",
-        lambda f: f.cfn.script("delete", Script("fail", "TargetGroup", "Target group is in use by a listener")),
+        lambda f: f.cfn.script("delete", Script("fail", "Discovery", "Service contains registered instances")),
         _delete,
         ServerStatus.FAILED,
-        "TargetGroup: Target group is in use by a listener",
+        "Discovery: Service contains registered instances",
     ),
 ]
 
@@ -874,7 +880,7 @@ SETTLE_SAMPLES = {
     "delete-failed": (
         "teardown/record-entered-deleting",
         ServerStatus.FAILED,
-        "The following resource(s) failed to delete: [TargetGroup].",
+        "The following resource(s) failed to delete: [Discovery].",
     ),
 }
 

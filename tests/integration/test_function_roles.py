@@ -13,14 +13,14 @@ path this test never takes cannot hide.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
-from hosted_mcp.adapters.cloudformation import CloudFormationBackend, listener_priorities
+from hosted_mcp.adapters.cloudformation import CloudFormationBackend
 from hosted_mcp.wiring import aws
 from tests.integration.test_choreography import PLATFORM, Choreography, Delivery
 from tests.support.ddb import load_template
@@ -29,7 +29,6 @@ from tests.support.fake_cloudformation import Script
 from tests.support.gateway import authorizer_event
 from tests.support.iam import (
     API_KEYS_TABLE,
-    LISTENER_ARN,
     SERVER_STACK_ROLE_ARN,
     CallLog,
     RecordingClient,
@@ -52,19 +51,6 @@ FUNCTION_OF = {
     "follow": "FollowPlatformFunction",
 }
 SHARED = REPO_ROOT / "shared" / "hosted_mcp"
-
-
-class FakeElbv2:
-    """The shared listener's rules, as DescribeRules pages them."""
-
-    def get_paginator(self, method: str) -> Any:
-        assert method == "describe_rules"
-
-        class Pages:
-            def paginate(self, **params: Any) -> Iterator[dict[str, Any]]:
-                yield {"Rules": [{"Priority": "default"}, {"Priority": "7"}]}
-
-        return Pages()
 
 
 def attributed(log: CallLog, function: str, handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,13 +78,10 @@ def recorded(choreography: Choreography, monkeypatch: pytest.MonkeyPatch) -> tup
     dynamodb = RecordingClient(boto3.client("dynamodb", region_name="us-east-1"), "dynamodb", log)
     build = aws._client
     cfn = RecordingClient(flow.cfn, "cloudformation", log)
-    elbv2 = RecordingClient(FakeElbv2(), "elbv2", log)
     monkeypatch.setattr(aws, "dynamodb_client", lambda: dynamodb)
     monkeypatch.setattr(aws, "_client", lambda service: RecordingClient(build(service), service, log))
     monkeypatch.setattr(aws, "cloudformation_client", lambda: cfn)
-    backend = CloudFormationBackend(
-        cfn, PLATFORM, role_arn=SERVER_STACK_ROLE_ARN, taken_priorities=listener_priorities(elbv2, LISTENER_ARN)
-    )
+    backend = CloudFormationBackend(cfn, PLATFORM, role_arn=SERVER_STACK_ROLE_ARN)
     monkeypatch.setattr(aws.AwsReactionPorts, "backend", property(lambda _: backend))
     aws.clear_factories()
     flow.handlers["authorizer"] = load_handler("authorizer")
@@ -156,7 +139,7 @@ def exercise(flow: Choreography, monkeypatch: pytest.MonkeyPatch) -> None:
     assert flow.handlers["reconcile"].handler(sweep, FakeLambdaContext()) == {"repaired": [lost]}
     flow.delivery = Delivery()
     flow.late_events.clear()
-    flow.cfn.script("delete", Script("fail", "TargetGroup", "in use"))
+    flow.cfn.script("delete", Script("fail", "Discovery", "Service contains registered instances"))
     flow.delete(server_id)
     flow.run()
     flow.delete(server_id)
@@ -196,7 +179,6 @@ def test_the_source_scan_finds_client_calls_and_paginators() -> None:
     found = static_calls([SHARED / "adapters" / "cloudformation.py", SHARED / "adapters" / "dynamodb.py"])
     assert ("cloudformation", "CreateStack") in found
     assert ("cloudformation", "DescribeStackEvents") in found  # through a paginator
-    assert ("elbv2", "DescribeRules") in found
     assert ("dynamodb", "TransactWriteItems") in found
     assert found[("cloudformation", "DeleteStack")] == {"cloudformation.py"}
 

@@ -4,7 +4,8 @@
 Operations finish at once (their stack status is final when the call returns) but their events wait in `outbox`
 until the test delivers them, so it can duplicate, reorder, hold back or drop them. What an operation does is
 scripted per stack operation: succeed (default), fail a resource (a create rolls back to ROLLBACK_COMPLETE, an
-update to UPDATE_ROLLBACK_COMPLETE, a delete ends DELETE_FAILED), fail its rollback, or reject the call outright.
+update to UPDATE_ROLLBACK_COMPLETE, a delete ends DELETE_FAILED), fail its rollback, reject the call outright, or
+hang (the stack stays *_IN_PROGRESS and no terminal event ever comes; a delete may still be asked of it).
 ClientRequestToken is honoured like the real service: a call repeated with the same token does nothing new.
 """
 
@@ -31,7 +32,7 @@ Operation = Literal["create", "update", "delete"]
 class Script:
     """What the next operation of a kind does. `resource`/`reason` describe the failing resource."""
 
-    outcome: Literal["succeed", "fail", "fail-rollback", "reject"] = "succeed"
+    outcome: Literal["succeed", "fail", "fail-rollback", "reject", "hang"] = "succeed"
     resource: str = "Service"
     reason: str = "ECS Deployment Circuit Breaker was triggered."
 
@@ -115,6 +116,8 @@ class FakeCloudFormation:
         self.stacks[stack_id] = stack
         stack.tokens.add(token)
         self._stack_event(stack, "CREATE_IN_PROGRESS", "User Initiated", token)
+        if script.outcome == "hang":
+            return {"StackId": stack_id}
         if script.outcome == "succeed":
             self._settle(stack, "CREATE_COMPLETE", "", token)
         else:
@@ -148,6 +151,8 @@ class FakeCloudFormation:
             raise _error("ValidationError", f"Template format error: {script.reason}", "UpdateStack")
         stack.tokens.add(token)
         self._stack_event(stack, "UPDATE_IN_PROGRESS", "User Initiated", token)
+        if script.outcome == "hang":
+            return {"StackId": stack.stack_id}
         if script.outcome == "succeed":
             stack.template = params["TemplateBody"]
             self._settle(stack, "UPDATE_COMPLETE", "", token)
@@ -177,6 +182,8 @@ class FakeCloudFormation:
         script = self._next("delete")
         stack.tokens.add(token)
         self._stack_event(stack, "DELETE_IN_PROGRESS", "User Initiated", token)
+        if script.outcome == "hang":
+            return
         if script.outcome == "succeed":
             self._settle(stack, "DELETE_COMPLETE", "", token)
         else:

@@ -35,8 +35,9 @@ API_KEYS_TABLE = "hosted-mcp-api-keys"
 CONNECTIONS_TABLE = "lisa-mcp-connections"
 STATUS_BUS = "hosted-mcp-status"
 CLUSTER = "hosted-mcp-ServersCluster-1a2B3c4D5e6F"
-LOAD_BALANCER_NAME = "app/hosted-Data-1A2B3C4D5E6F/50dc6c495c0c9188"
-LISTENER_ARN = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener/{LOAD_BALANCER_NAME}/f2f7dc8efc522ab2"
+NAMESPACE_ID = "ns-4w2kq3x7yqz5abcd"
+NAMESPACE_ARN = f"arn:aws:servicediscovery:{REGION}:{ACCOUNT}:namespace/{NAMESPACE_ID}"
+ROUTER_SEALING_KEY_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{PLATFORM_STACK}-router-sealing-key-AbC123"
 SERVER_STACK_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{PLATFORM_STACK}-ServerStackRole-1A2B3C4D5E6F"
 
 # What `!Ref X` / `!GetAtt X.Y` / `${X}` stand for in the tests (one deployment of the platform stack).
@@ -59,8 +60,11 @@ RESOLVED: dict[str, str] = {
     "RecordChangesBus.Arn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{PLATFORM_STACK}-record-changes",
     "ReactionsFailureQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{PLATFORM_STACK}-ReactionsFailureQueue-1A2B3C",
     "ServersCluster": CLUSTER,
-    "DataPlaneListener": LISTENER_ARN,
-    "DataPlaneLoadBalancer.LoadBalancerName": LOAD_BALANCER_NAME.split("/", 1)[1],
+    "DiscoveryNamespace.Arn": NAMESPACE_ARN,
+    "DiscoveryNamespace.Id": NAMESPACE_ID,
+    "DiscoveryNamespaceName": "hosted-mcp.internal",
+    "RouterSealingKey": ROUTER_SEALING_KEY_ARN,
+    "AllowedOrigins": "",
     "ServerStackRole.Arn": SERVER_STACK_ROLE_ARN,
 }
 

@@ -5,6 +5,7 @@ types they hold."""
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,6 @@ NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 PLATFORM = StackPlatform(
     stackPrefix="hmcp",
     parameterPrefix="/hosted-mcp/server-stacks",
-    listenerArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hmcp/50dc6c495c0c9188/f2f7dc8efc522ab2",
     permissionsBoundaryArn="arn:aws:iam::123456789012:policy/hosted-mcp-boundary",
 )
 EXECUTION_ROLE = "arn:aws:iam::123456789012:role/hosted-mcp/custom-execution"
@@ -75,12 +75,14 @@ STATES = {"running": True, "stopped": False}
 
 
 def templates_of(server_type: str) -> dict[str, dict[str, Any]]:
-    """Every source x scaling x state variant of one server type, by a name usable as a logical-id prefix."""
+    """Every source x scaling x state variant of one server type, by a name usable as a logical-id prefix (each its
+    own server, as every stack is)."""
     variants = {}
     for source, scaling, state in itertools.product(SOURCES, SCALING, STATES):
         spec = a_spec(serverType=server_type, **SOURCES[source], **SCALING[scaling])
         prefix = f"{source.title()}{scaling.title()}{state.title()}"
-        variants[prefix] = server_stack_template(a_record(spec), PLATFORM, enabled=STATES[state])
+        record = a_record(spec, server_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{server_type}/{prefix}").hex)
+        variants[prefix] = server_stack_template(record, PLATFORM, enabled=STATES[state])
     return variants
 
 

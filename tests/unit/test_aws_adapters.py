@@ -127,7 +127,7 @@ def test_deploy_is_idempotent_by_name_and_token() -> None:
     assert len(cfn.stacks) == 1
     (stack,) = cfn.stacks.values()
     assert {"Key": "hosted-mcp:server-id", "Value": SERVER_ID} in stack.tags
-    assert 1 <= int(stack.parameters["ListenerRulePriority"]) <= 50000
+    assert stack.parameters == {}  # every platform value is read from SSM; nothing is chosen per call
 
 
 def test_a_second_create_with_another_token_finds_the_existing_stack() -> None:
@@ -313,7 +313,6 @@ def test_the_platform_for_server_stacks_comes_from_the_functions_environment(mon
         "SERVERS_TABLE_NAME": "servers",
         "STACK_PREFIX": "hmcp",
         "SERVER_STACK_PARAMETERS": "/hosted-mcp/server-stacks",
-        "LISTENER_ARN": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/x/1/2",
         "SERVER_ROLE_PATH": "/servers/",
         "PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/boundary",
     }.items():
@@ -332,10 +331,13 @@ def test_a_missing_platform_setting_is_named(monkeypatch: pytest.MonkeyPatch) ->
     from hosted_mcp.wiring import aws
 
     monkeypatch.setenv("SERVERS_TABLE_NAME", "servers")
-    monkeypatch.delenv("LISTENER_ARN", raising=False)
+    monkeypatch.delenv("SERVER_STACK_PARAMETERS", raising=False)
+    monkeypatch.delenv("DISCOVERY_NAMESPACE", raising=False)
     aws.clear_factories()
     try:
-        with pytest.raises(aws.SettingsError, match="LISTENER_ARN"):
+        with pytest.raises(aws.SettingsError, match="SERVER_STACK_PARAMETERS"):
             aws.stack_platform()
+        with pytest.raises(aws.SettingsError, match="DISCOVERY_NAMESPACE"):
+            _ = aws.AwsReactionPorts().probe
     finally:
         aws.clear_factories()

@@ -95,7 +95,8 @@ def test_the_plan_deploys_builds_the_image_and_walks_a_server_through_its_lifecy
         "sam build",
         "deploy the platform",
         "build and push the stdio base image",
-        "pin the image by digest",
+        "build and push the router image",
+        "pin the images by digest",
         "get a token",
         "create a stdio server",
         "wait for InService",
@@ -111,16 +112,33 @@ def test_the_plan_deploys_builds_the_image_and_walks_a_server_through_its_lifecy
     ]
 
 
-def test_a_given_image_skips_the_build_and_keep_skips_the_tear_down() -> None:
-    names = [step["step"] for step in plan_of(HOSTED_MCP_SMOKE_STDIO_IMAGE=DIGEST, HOSTED_MCP_SMOKE_KEEP="1")]
+def test_a_given_image_skips_its_build_and_keep_skips_the_tear_down() -> None:
+    # Given the stdio base by digest, the router is still built and both are pinned
+    plan = plan_of(HOSTED_MCP_SMOKE_STDIO_IMAGE=DIGEST, HOSTED_MCP_SMOKE_KEEP="1")
+    names = [step["step"] for step in plan]
     assert "build and push the stdio base image" not in names
-    assert "pin the image by digest" not in names
+    assert "build and push the router image" in names
+    pin = next(step for step in plan if step["step"] == "pin the images by digest")
+    assert {f"StdioBaseImage={DIGEST}", "RouterImage=<digest>"} <= set(pin["commands"][0])
     assert "tear the platform down" not in names
+    # And with both given, nothing is built or pinned again
+    both = plan_of(HOSTED_MCP_SMOKE_STDIO_IMAGE=DIGEST, HOSTED_MCP_SMOKE_ROUTER_IMAGE=DIGEST)
+    assert not [step for step in both if "image" in step["step"]]
+
+
+def test_each_image_is_built_from_its_own_dockerfile_into_its_own_repository() -> None:
+    builds = {step["step"]: step["commands"][0] for step in plan_of() if step["step"].startswith("build and push")}
+    assert builds["build and push the stdio base image"][5:8] == [
+        "images/stdio-base/Dockerfile", "--tag", "<StdioBaseRepositoryUri>:<git sha>",
+    ]  # fmt: skip
+    assert builds["build and push the router image"][5:8] == [
+        "images/router/Dockerfile", "--tag", "<RouterRepositoryUri>:<git sha>",
+    ]  # fmt: skip
 
 
 def test_the_deploy_command_names_the_stack_region_and_parameters_and_never_prompts() -> None:
     chosen = settings(HOSTED_MCP_SMOKE_STDIO_IMAGE=DIGEST, HOSTED_MCP_SMOKE_SET_LOGS_ROLE="false")
-    argv = aws_smoke.sam_deploy(chosen, chosen.stdio_image)
+    argv = aws_smoke.sam_deploy(chosen, chosen.images)
     assert argv[1:6] == ["deploy", "--stack-name", "hosted-mcp-smoke", "--region", "eu-west-1"]
     assert "--no-confirm-changeset" in argv
     overrides = argv[argv.index("--parameter-overrides") + 1 :]
@@ -128,7 +146,7 @@ def test_the_deploy_command_names_the_stack_region_and_parameters_and_never_prom
     assert "SubnetIds=subnet-0aaa1111bbbb22223,subnet-0ccc3333dddd44445" in overrides
     assert f"StdioBaseImage={DIGEST}" in overrides
     assert "SetApiGatewayAccountLogsRole=false" in overrides
-    assert not any(o.startswith("StdioBaseImage=") for o in aws_smoke.sam_deploy(chosen, None)[6:])
+    assert not any(o.startswith("StdioBaseImage=") for o in aws_smoke.sam_deploy(chosen, {})[6:])
 
 
 def test_the_server_it_creates_is_a_valid_stdio_request_for_the_admin_group() -> None:

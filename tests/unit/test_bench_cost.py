@@ -4,13 +4,17 @@ import pytest
 
 from bench import prices
 from bench.cost import (
+    ROUTER,
     TaskSize,
     fargate_month,
     lifecycle_counts,
+    logs_month,
     ours_month,
     reconcile_month,
     reference_month,
+    router_month,
 )
+from tests.support.ddb import load_template
 
 
 def test_fargate_month_is_vcpu_plus_memory_for_every_hour() -> None:
@@ -26,19 +30,48 @@ def test_fargate_month_rejects_an_unknown_architecture() -> None:
         fargate_month(TaskSize(arch="mips"))
 
 
-def test_ours_pays_one_shared_load_balancer_and_the_reference_two_per_server() -> None:
+def test_ours_pays_one_load_balancer_and_one_router_and_the_reference_two_balancers_per_server() -> None:
     # Given 10 servers of the same size in both designs
     ours, reference = ours_month(10), reference_month(10)
     alb_month = prices.ALB_HOUR.value * 730
-    # Then ours has one ALB (and the reconcile sweep) as fixed cost and no per-server networking
-    assert ours.fixed == pytest.approx(alb_month + reconcile_month())
-    assert ours.per_server_network == 0
+    # Then ours has one ALB, the router at rest and the reconcile sweep as fixed cost
+    assert ours.fixed == pytest.approx(alb_month + router_month() + reconcile_month())
+    # And per server only its key and the Cloud Map registration of its task, no load balancer
+    assert ours.per_server_keys == prices.SECRETS_MANAGER_SECRET_MONTH.value
+    assert ours.per_server_network == prices.CLOUD_MAP_INSTANCE_MONTH.value
     # And the reference has an NLB and an ALB per server and no fixed networking
     assert reference.fixed == 0
     assert reference.per_server_network == pytest.approx(alb_month + prices.NLB_HOUR.value * 730)
     # And compute is the same on both sides
     assert ours.per_server_compute == reference.per_server_compute
-    assert ours.total == pytest.approx(ours.fixed + 10 * ours.per_server_compute)
+    assert ours.total == pytest.approx(ours.fixed + 10 * ours.per_server)
+
+
+def test_the_router_at_rest_is_its_minimum_tasks_as_the_template_deploys_them() -> None:
+    # Given the router service's defaults in template.yaml
+    parameters = load_template()["Parameters"]
+    definition = load_template()["Resources"]["RouterTaskDefinition"]["Properties"]
+    assert ROUTER.tasks == parameters["RouterMinTasks"]["Default"]
+    assert (str(ROUTER.cpu), str(ROUTER.memory_mib)) == (
+        parameters["RouterCpu"]["Default"],
+        parameters["RouterMemory"]["Default"],
+    )
+    assert ROUTER.arch.upper() == definition["RuntimePlatform"]["CpuArchitecture"]
+    # Then its monthly cost is those tasks, its logs, its key, the namespace's zone and the images
+    expected = (
+        fargate_month(ROUTER)
+        + logs_month(prices.ASSUMED_ROUTER_LOG_GB_MONTH.value)
+        + prices.SECRETS_MANAGER_SECRET_MONTH.value
+        + prices.ROUTE53_HOSTED_ZONE_MONTH.value
+        + prices.ASSUMED_IMAGES_GB.value * prices.ECR_GB_MONTH.value
+    )
+    assert router_month() == pytest.approx(expected)
+
+
+def test_past_a_few_servers_ours_costs_less_per_server_and_the_gap_grows() -> None:
+    ratios = [ours_month(n).total / reference_month(n).total for n in (1, 100, 1000)]
+    assert ratios[1] < 0.5
+    assert ratios[2] < ratios[1]
 
 
 def test_choreography_lifecycle_has_one_stack_call_per_action_and_no_transitions() -> None:

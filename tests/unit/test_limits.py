@@ -102,6 +102,20 @@ def test_environments_the_container_would_refuse_are_refused(environment: dict[s
     assert refused({"environment": environment})[0] == field
 
 
+def test_the_request_state_key_is_the_platforms_to_set_on_both_runtimes() -> None:
+    from hosted_mcp.models.fields import REQUEST_STATE_KEY_VARIABLE
+    from hosted_mcp_local.launch import environment
+
+    # Given the variable every replica of a server shares its MRTR key in (the AWS stack and the local supervisor)
+    spec = accepted({}).to_spec()
+    env = environment(spec, server="s", replica=0, port=1, tag="t", interpreter_dir="/bin", secret="k")
+    assert env[REQUEST_STATE_KEY_VARIABLE] == "k"
+    assert REQUEST_STATE_KEY_VARIABLE == "HOSTED_MCP_REQUEST_STATE_KEY"
+    REQUEST_STATE_KEY = REQUEST_STATE_KEY_VARIABLE
+    # Then a client cannot set it: it would clash with the secret ECS injects under the same name
+    assert refused({"environment": {REQUEST_STATE_KEY_VARIABLE: "guessable"}})[0] == f"environment.{REQUEST_STATE_KEY}"
+
+
 def test_an_ordinary_environment_is_fine() -> None:
     environment = {"AWS_REGION": "eu-west-1", "LOG_LEVEL": "debug", "GREETING": "héllo wörld"}
     assert accepted({"environment": environment}).environment == environment

@@ -32,12 +32,11 @@ from tests.support.server_stacks import a_record, a_spec
 WIDEST_PLATFORM = StackPlatform(
     stackPrefix="h" * 32,
     parameterPrefix="/" + "p" * 128 + "/server-stacks",
-    listenerArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/x/1/2",
     rolePath="/" + "r" * 62 + "/",
     permissionsBoundaryArn="arn:aws:iam::123456789012:policy/" + "b" * 200,
     cpuArchitecture="ARM64",
 )
-LONGEST_ID = "f" * 64
+LONGEST_ID = "f" * 63  # a DNS label: the Cloud Map service is named after the id
 STATUSES = (ServerStatus.CREATING, ServerStatus.UPDATING, ServerStatus.STOPPING)
 
 
@@ -97,9 +96,6 @@ GROWTH = {
     "startCommand": lambda n: {"startCommand": "run " + "x" * n},
     "environment": lambda n: {"environment": {"K": "\u00e9" * n}},  # escaped: 6 bytes per character
     "containerHealthCheckConfig.command": lambda n: {"containerHealthCheckConfig": {"command": "x" * n}},
-    "loadBalancerConfig.healthCheckConfig.path": lambda n: {
-        "loadBalancerConfig": {"healthCheckConfig": {"path": "/" + "x" * n}}
-    },
     "image": lambda n: {"image": "a" * n},
     "taskRoleArn": lambda n: {"taskRoleArn": "arn:aws:iam::123456789012:role/" + "a" * n},
     "taskExecutionRoleArn": lambda n: {"taskExecutionRoleArn": "arn:aws:iam::123456789012:role/" + "a" * n},
@@ -131,9 +127,17 @@ words = st.lists(st.text(st.characters(codec="utf-8", exclude_characters="\x00")
     server_type=st.sampled_from(list(ServerType)),
     s3=st.one_of(st.none(), st.from_regex(r"[a-z0-9]{3,20}/[A-Za-z0-9._/-]{0,60}", fullmatch=True)),
     metric=st.one_of(st.none(), st.text(min_size=1, max_size=60)),
+    execution_role=st.one_of(
+        st.none(), st.from_regex(r"arn:aws:iam::123456789012:role/hosted-mcp/[A-Za-z0-9+=,.@_-]{1,64}", fullmatch=True)
+    ),
 )
 def test_the_bound_is_never_below_the_real_body(
-    environment: dict[str, str], argv: list[str], server_type: ServerType, s3: str | None, metric: str | None
+    environment: dict[str, str],
+    argv: list[str],
+    server_type: ServerType,
+    s3: str | None,
+    metric: str | None,
+    execution_role: str | None,
 ) -> None:
     import shlex
 
@@ -147,6 +151,8 @@ def test_the_bound_is_never_below_the_real_body(
         values["port"] = 8000
     if s3:
         values["s3Path"] = s3
+    if execution_role:  # a given execution role is named twice: the task's, and the role its key grant goes to
+        values["taskExecutionRoleArn"] = execution_role
     spec = a_spec(**values)
     for status in STATUSES:
         assert body_bytes(spec, status) <= stack_template_bytes(spec)

@@ -13,14 +13,13 @@ from hosted_mcp.adapters.stack_template import (
     HEALTH_CONTAINER,
     MAX_STACK_NAME,
     SERVER_CONTAINER,
-    free_listener_priority,
     server_id_of,
     server_stack_template,
     stack_name,
     stack_tags,
 )
 from hosted_mcp.models.domain import PendingChange
-from hosted_mcp.models.fields import ServerStatus
+from hosted_mcp.models.fields import REQUEST_STATE_KEY_VARIABLE, ServerStatus
 from tests.support.server_stacks import (
     EXECUTION_ROLE,
     PLATFORM,
@@ -80,12 +79,6 @@ def test_tags_tie_the_stack_to_its_server() -> None:
         "hosted-mcp:server-name": "docsmcpworkbench",
         "hosted-mcp:platform": "hmcp",
     }
-
-
-def test_a_free_listener_priority_skips_taken_ones_and_is_stable() -> None:
-    first = free_listener_priority("abc", set())
-    assert free_listener_priority("abc", set()) == first
-    assert free_listener_priority("abc", {first}) != first
 
 
 # -- the container ----------------------------------------------------------------------------------------------
@@ -164,28 +157,70 @@ def test_a_user_health_command_runs_in_the_server_container_too() -> None:
 # -- service, routing, scaling -----------------------------------------------------------------------------------
 
 
-def test_the_service_rolls_back_failed_deployments_behind_its_own_route() -> None:
-    spec = a_spec(
-        cpu=512,
-        memoryLimitMiB=2048,
-        loadBalancerConfig={"healthCheckConfig": {"path": "/health", "interval": 15, "timeout": 4}},
-    )
-    resources = server_stack_template(a_record(spec), PLATFORM)["Resources"]
+def test_the_service_rolls_back_failed_deployments_and_registers_its_tasks_by_the_servers_id() -> None:
+    spec = a_spec(cpu=512, memoryLimitMiB=2048)
+    record = a_record(spec)
+    resources = server_stack_template(record, PLATFORM)["Resources"]
     service = resources["Service"]["Properties"]
     assert service["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
     task = resources["TaskDefinition"]["Properties"]
     assert (task["Cpu"], task["Memory"]) == ("512", "2048")
-    group = resources["TargetGroup"]["Properties"]
-    assert (group["HealthCheckPath"], group["HealthCheckIntervalSeconds"], group["HealthCheckTimeoutSeconds"]) == (
-        "/health",
-        15,
-        4,
-    )
-    rule = resources["ListenerRule"]["Properties"]
-    assert rule["Conditions"][0]["PathPatternConfig"]["Values"] == ["/mcp/docsmcpworkbench/*"]
-    assert rule["Transforms"][0]["UrlRewriteConfig"]["Rewrites"] == [
-        {"Regex": "^/mcp/docsmcpworkbench/(.*)$", "Replace": "/$1"}
-    ]
+    # Each task is an A record of <server id>.<namespace>, which is what the router resolves
+    assert service["ServiceRegistries"] == [{"RegistryArn": {"Fn::GetAtt": ["Discovery", "Arn"]}}]
+    discovery = resources["Discovery"]["Properties"]
+    assert discovery["Name"] == record.id
+    assert discovery["NamespaceId"] == {"Ref": "DiscoveryNamespaceId"}
+    assert discovery["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 10}]
+    assert "HealthCheckCustomConfig" in discovery  # ECS reports the tasks' health: only healthy ones resolve
+
+
+def test_no_server_stack_holds_a_load_balancer_resource_so_servers_are_not_capped_by_the_alb() -> None:
+    # Given every variant the synthesizer makes, of every server type
+    templates = {**templates_of("stdio"), **templates_of("http"), **templates_of("sse")}
+    # Then none holds a target group, a listener rule or any other ELB resource (an ALB takes at most 100 target
+    # groups and, by default, 100 rules: one per server would cap a platform at about 100 servers)
+    types = {r["Type"] for t in templates.values() for r in t["Resources"].values()}
+    assert not [t for t in types if t.startswith("AWS::ElasticLoadBalancing")]
+    assert all("LoadBalancers" not in t["Resources"]["Service"]["Properties"] for t in templates.values())
+    assert "elasticloadbalancing" not in json.dumps(list(templates.values())).lower()
+
+
+def test_every_task_gets_the_servers_own_request_state_key_from_secrets_manager() -> None:
+    for spec in (a_spec(), a_spec(taskExecutionRoleArn=EXECUTION_ROLE, taskRoleArn=TASK_ROLE)):
+        template = server_stack_template(a_record(spec), PLATFORM)
+        resources = template["Resources"]
+        # Given the server's generated secret
+        key = resources["RequestStateKey"]
+        assert key["Type"] == "AWS::SecretsManager::Secret"
+        assert key["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+        assert key["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-request-state"}
+        # Then the server container gets it as a secret (never as a plain value), and only it
+        server = container(template, SERVER_CONTAINER)
+        assert server["Secrets"] == [{"Name": REQUEST_STATE_KEY_VARIABLE, "ValueFrom": {"Ref": "RequestStateKey"}}]
+        assert REQUEST_STATE_KEY_VARIABLE not in json.dumps(server["Environment"])
+        others = [c for c in resources["TaskDefinition"]["Properties"]["ContainerDefinitions"] if c is not server]
+        assert all("Secrets" not in c for c in others)
+        # And it is never an output
+        assert "RequestStateKey" not in json.dumps(template["Outputs"])
+
+
+def test_only_the_servers_execution_role_is_granted_its_key() -> None:
+    # Given a server with a generated execution role
+    resources = server_stack_template(a_record(), PLATFORM)["Resources"]
+    read = {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "RequestStateKey"}}
+    (policy,) = resources["ExecutionRole"]["Properties"]["Policies"]
+    assert policy["PolicyDocument"]["Statement"] == [read]
+    # Then its task role (what server code runs as) may not read it
+    assert "secretsmanager" not in json.dumps(resources["TaskRole"])
+    # And a given execution role gets the same grant as a policy named after the server (a role may serve several)
+    spec = a_spec(taskExecutionRoleArn=EXECUTION_ROLE)
+    record = a_record(spec)
+    given = server_stack_template(record, PLATFORM)["Resources"]
+    reader = given["KeyReader"]["Properties"]
+    assert reader["RoleName"] == "custom-execution"
+    assert reader["PolicyName"] == f"hosted-mcp-request-state-{record.id}"
+    assert reader["PolicyDocument"]["Statement"] == [read]
+    assert given["Service"]["DependsOn"] == ["KeyReader"]
 
 
 def test_stop_is_desired_zero_and_scaling_zero_and_start_restores_it() -> None:
@@ -241,10 +276,9 @@ def test_platform_values_are_read_from_the_platforms_ssm_parameters_at_deploy_ti
         template = server_stack_template(a_record(spec), PLATFORM)
         parameters = template["Parameters"]
         # Then every platform value is an SSM parameter under the platform's path, and none is written literally
-        ssm = {k: v for k, v in parameters.items() if k != "ListenerRulePriority"}
-        assert all(p["Type"].startswith("AWS::SSM::Parameter::Value<") for p in ssm.values())
-        assert all(p["Default"].startswith("/hosted-mcp/server-stacks/") for p in ssm.values())
-        assert "listener/app" not in json.dumps(template["Resources"])
+        assert all(p["Type"].startswith("AWS::SSM::Parameter::Value<") for p in parameters.values())
+        assert all(p["Default"].startswith("/hosted-mcp/server-stacks/") for p in parameters.values())
+        assert "ns-" not in json.dumps(template["Resources"])
         # And every parameter is used (a server with its own image reads no base image but the health sidecar's)
         body = json.dumps(template["Resources"])
         for name in parameters:

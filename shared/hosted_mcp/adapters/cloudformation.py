@@ -9,7 +9,6 @@ the stack's events (the stack-level reason of a rollback is rarely the cause).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +17,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from hosted_mcp.adapters.stack_template import (
-    PRIORITY_PARAMETER,
     StackPlatform,
-    free_listener_priority,
     replacement_stack_name,
     server_id_of,
     stack_name,
@@ -55,6 +52,7 @@ NO_UPDATES = "No updates are to be performed"
 # keeps the previous configuration running). In any other terminal status it is gone or broken.
 STACK_RUNNING = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"})
 # A Failed server's stack in one of these cannot be updated: a replacement is created (the dead one is deleted).
+REPLACES_TAG = "hosted-mcp:replaces"
 STACK_DEAD = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"})
 STACK_GONE = frozenset({"DELETE_COMPLETE", "DELETE_IN_PROGRESS"})
 
@@ -143,20 +141,12 @@ def _error(error: ClientError) -> tuple[str, str]:
 
 class CloudFormationBackend(DeploymentBackend):
     """One CloudFormation stack per server, created and changed with a service role (`role_arn`) so the calling
-    function itself holds no rights over ECS, IAM or the load balancer."""
+    function itself holds no rights over ECS, IAM, Cloud Map or Secrets Manager."""
 
-    def __init__(
-        self,
-        cloudformation: Any,
-        platform: StackPlatform,
-        *,
-        role_arn: str | None = None,
-        taken_priorities: Callable[[], set[int]] = set,
-    ) -> None:
+    def __init__(self, cloudformation: Any, platform: StackPlatform, *, role_arn: str | None = None) -> None:
         self._cfn = cloudformation
         self._platform = platform
         self._role_arn = role_arn
-        self._taken_priorities = taken_priorities
 
     @property
     def prefix(self) -> str:
@@ -186,15 +176,12 @@ class CloudFormationBackend(DeploymentBackend):
     def apply(self, record: ServerRecord) -> ApplyResult:
         return self._update(record, record.deploymentId or self.name_of(record))
 
-    def _create(self, record: ServerRecord, name: str) -> Deployment:
-        priority = free_listener_priority(record.id, self._taken_priorities())
+    def _create(self, record: ServerRecord, name: str, replaces: str | None = None) -> Deployment:
+        params = self._common(record)
+        if replaces is not None:  # the stack this one stands in for, to be deleted until it is gone
+            params["Tags"] = [*params["Tags"], {"Key": REPLACES_TAG, "Value": replaces}]
         try:
-            response = self._cfn.create_stack(
-                StackName=name,
-                Parameters=[{"ParameterKey": PRIORITY_PARAMETER, "ParameterValue": str(priority)}],
-                OnFailure="ROLLBACK",
-                **self._common(record),
-            )
+            response = self._cfn.create_stack(StackName=name, OnFailure="ROLLBACK", **params)
             return Deployment(deploymentId=response["StackId"], stackName=name)
         except ClientError as error:
             code, message = _error(error)
@@ -207,11 +194,7 @@ class CloudFormationBackend(DeploymentBackend):
 
     def _update(self, record: ServerRecord, stack: str) -> ApplyResult:
         try:
-            self._cfn.update_stack(
-                StackName=stack,
-                Parameters=[{"ParameterKey": PRIORITY_PARAMETER, "UsePreviousValue": True}],
-                **self._common(record),
-            )
+            self._cfn.update_stack(StackName=stack, **self._common(record))
             return ApplyResult.STARTED
         except ClientError as error:
             code, message = _error(error)
@@ -238,9 +221,10 @@ class CloudFormationBackend(DeploymentBackend):
         if stack is not None and _latest_token(self._events(stack["StackId"])) == record.requestToken:
             return Deployment(deploymentId=stack["StackId"], stackName=stack["StackName"])
         if status in STACK_DEAD or status in STACK_GONE:
-            if stack is not None and status in STACK_DEAD:
-                self._delete(stack["StackId"], f"{record.requestToken}-replaced" if record.requestToken else None)
-            return self._create(record, replacement_stack_name(self.prefix, record))
+            dead = stack["StackId"] if stack is not None and status in STACK_DEAD else None
+            if dead is not None:  # like every retirement, without a token: a retry must not count as done
+                self._delete(dead, None)
+            return self._create(record, replacement_stack_name(self.prefix, record), replaces=dead)
         assert stack is not None
         if status in STACK_RUNNING or status.endswith("_IN_PROGRESS"):
             result = self._update(record, stack["StackId"])
@@ -253,10 +237,31 @@ class CloudFormationBackend(DeploymentBackend):
 
     def teardown(self, record: ServerRecord) -> ApplyResult:
         stack = self._stack(record)
+        if stack is not None:
+            self._retire_predecessors(stack)
         if stack is None or stack["StackStatus"] == "DELETE_COMPLETE":
             return ApplyResult.NO_CHANGE
         self._delete(stack["StackId"], record.requestToken)
         return ApplyResult.STARTED
+
+    def tidy(self, record: ServerRecord) -> None:
+        stack = self._stack(record)
+        if stack is not None:
+            self._retire_predecessors(stack)
+
+    def _retire_predecessors(self, stack: dict[str, Any]) -> None:
+        """Delete, again if need be, the stacks a redeploy replaced (each names its predecessor in a tag), so a
+        server never keeps two: a deletion that failed once is retried by every sweep until it is gone."""
+        current: dict[str, Any] | None = stack
+        seen: set[str] = set()
+        while current is not None:
+            predecessor = next((t["Value"] for t in current.get("Tags", []) if t["Key"] == REPLACES_TAG), None)
+            if predecessor is None or predecessor in seen:
+                return
+            seen.add(predecessor)
+            current = self._describe(predecessor)
+            if current is not None and current["StackStatus"] not in ("DELETE_COMPLETE", "DELETE_IN_PROGRESS"):
+                self._delete(predecessor, None)
 
     def _delete(self, stack_id: str, token: str | None) -> None:
         params: dict[str, Any] = {"StackName": stack_id}
@@ -305,8 +310,11 @@ class CloudFormationBackend(DeploymentBackend):
     # -- reads --------------------------------------------------------------------------------------------------
 
     def _stack(self, record: ServerRecord) -> dict[str, Any] | None:
+        return self._describe(record.deploymentId or self.name_of(record))
+
+    def _describe(self, name_or_id: str) -> dict[str, Any] | None:
         try:
-            stacks = self._cfn.describe_stacks(StackName=record.deploymentId or self.name_of(record))["Stacks"]
+            stacks = self._cfn.describe_stacks(StackName=name_or_id)["Stacks"]
         except ClientError as error:
             code, message = _error(error)
             if code == "ValidationError" and "does not exist" in message:
@@ -345,15 +353,3 @@ def explain(cloudformation: Any, settlement: Settlement) -> Settlement:
         logger.warning("stack events unreadable", stack_id=settlement.deploymentId, code=code, error=message)
         return settlement
     return settlement.model_copy(update={"reason": real_failure_reason(events, settlement.token, settlement.reason)})
-
-
-def listener_priorities(elbv2: Any, listener_arn: str) -> Callable[[], set[int]]:
-    """The rule priorities already used on the shared listener (so a new server's rule gets a free one)."""
-
-    def taken() -> set[int]:
-        used: set[int] = set()
-        for page in elbv2.get_paginator("describe_rules").paginate(ListenerArn=listener_arn):
-            used.update(int(rule["Priority"]) for rule in page["Rules"] if rule["Priority"] != "default")
-        return used
-
-    return taken

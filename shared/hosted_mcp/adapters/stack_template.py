@@ -1,11 +1,13 @@
 """The per-server CloudFormation stack, synthesized from a record: pure data in, a template dict out.
 
-A server's stack holds only what is per server: log group, roles (when not given), task definition, ECS service,
-target group + listener rule on the platform's shared internal ALB, and autoscaling. The shared pieces (cluster,
-ALB, listener, VPC link, security groups, images) live in the platform stack, which publishes them as SSM
-parameters under one path; a server's template names those parameters (SSM parameter types), so CloudFormation
-reads the platform's current values at every create and update of the stack, and re-applying a server after the
-platform changed is enough to follow it.
+A server's stack holds only what is per server: log group, roles (when not given), the key its replicas seal MCP
+`requestState` with (a generated Secrets Manager secret), task definition, ECS service registered in the platform's
+Cloud Map namespace (`<server id>.<namespace>`, one A record per task), and autoscaling. No load-balancer resource:
+the platform's router finds the tasks by that name, so the number of servers is not bound by an ALB's target groups
+or rules. The shared pieces (cluster, namespace, security groups, images) live in the platform stack, which
+publishes them as SSM parameters under one path; a server's template names those parameters (SSM parameter types),
+so CloudFormation reads the platform's current values at every create and update of the stack, and re-applying a
+server after the platform changed is enough to follow it.
 
 Stop and start are stack updates of the same template with `enabled` false/true (desired count 0 and scaling
 0/0; restored), so nothing is ever changed outside CloudFormation. The desired count is written only where it must
@@ -14,7 +16,6 @@ be (creation, stop, start): a plain update leaves the count autoscaling chose.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shlex
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hosted_mcp.endpoints import route_prefix, upstream_path
 from hosted_mcp.models.domain import ServerRecord, ServerSpec
-from hosted_mcp.models.fields import ServerStatus, ServerType
+from hosted_mcp.models.fields import REQUEST_STATE_KEY_VARIABLE, ServerStatus, ServerType
 from hosted_mcp.stdio import bridge_arguments
 
 MAX_STACK_NAME = 128
@@ -34,17 +35,19 @@ SERVER_CONTAINER = "server"
 ARTIFACTS_CONTAINER = "artifacts"
 HEALTH_CONTAINER = "mcp-health"
 CUSTOM_METRIC_NAMESPACE = "HostedMcp/Servers"
+KEY = "RequestStateKey"  # the logical id of the server's requestState secret
 # How a stdio server is served over HTTP: images/stdio-base/Dockerfile's entry point, the port appended.
 STDIO_BRIDGE = "hosted-mcp-bridge"  # the stdio base image has it on PATH
 DEFAULT_CPU_TARGET = 70.0
-PRIORITY_PARAMETER = "ListenerRulePriority"
-MAX_LISTENER_PRIORITY = 50000
+# How long a resolver may keep a server's task addresses (Cloud Map A records): the router and the readiness probe
+# see a new or stopped task within this many seconds.
+DISCOVERY_TTL_SECONDS = 10
 TAG_SERVER_ID = "hosted-mcp:server-id"
 TAG_SERVER_NAME = "hosted-mcp:server-name"
 TAG_PLATFORM = "hosted-mcp:platform"
 
 _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
-_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
+_ID = re.compile(r"^[A-Za-z0-9]{1,63}$")  # a DNS label: the server's Cloud Map service is named after it
 
 # Run by the health sidecar: a real MCP `initialize` against the server on localhost (streamable HTTP, or SSE:
 # open the stream, post to the announced endpoint, read the answer from the stream). Exit 0 only when the
@@ -70,10 +73,9 @@ SSM_STRING = "AWS::SSM::Parameter::Value<String>"
 # What a server's stack reads from the platform: template parameter -> (SSM parameter under the platform's path, type).
 PLATFORM_PARAMETERS: dict[str, tuple[str, str]] = {
     "ClusterName": ("cluster-name", SSM_STRING),
-    "VpcId": ("vpc-id", "AWS::SSM::Parameter::Value<AWS::EC2::VPC::Id>"),
     "SubnetIds": ("subnet-ids", "AWS::SSM::Parameter::Value<List<AWS::EC2::Subnet::Id>>"),
     "TaskSecurityGroupId": ("task-security-group-id", "AWS::SSM::Parameter::Value<AWS::EC2::SecurityGroup::Id>"),
-    "ListenerArn": ("listener-arn", SSM_STRING),
+    "DiscoveryNamespaceId": ("discovery-namespace-id", SSM_STRING),
     "LogRetentionDays": ("log-retention-days", SSM_STRING),
     "StdioImage": ("stdio-image", SSM_STRING),
     "HttpImage": ("http-image", SSM_STRING),
@@ -82,8 +84,8 @@ PLATFORM_PARAMETERS: dict[str, tuple[str, str]] = {
 
 
 class StackPlatform(BaseModel):
-    """What the platform shares with every server's stack. Network, cluster, listener, images and log retention are
-    read by the stack itself from SSM under `parameterPrefix`; the rest is written into the template."""
+    """What the platform shares with every server's stack. Network, cluster, discovery namespace, images and log
+    retention are read by the stack itself from SSM under `parameterPrefix`; the rest is written into the template."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -92,7 +94,6 @@ class StackPlatform(BaseModel):
         pattern=r"^/[A-Za-z0-9_.\-/]{1,900}[^/]$",
         description="SSM path the platform publishes server-stack values under (`/<platform stack>/server-stacks`).",
     )
-    listenerArn: str = Field(description="The shared listener (the deploy function looks for a free rule priority).")
     rolePath: str = "/hosted-mcp/"
     permissionsBoundaryArn: str | None = Field(None, description="Applied to every role a server's stack creates.")
     cpuArchitecture: str = "X86_64"
@@ -145,22 +146,6 @@ def stack_tags(prefix: str, record: ServerRecord) -> list[dict[str, str]]:
         {"Key": TAG_SERVER_NAME, "Value": record.normalizedName or record.id},
         {"Key": TAG_PLATFORM, "Value": prefix},
     ]
-
-
-def preferred_listener_priority(server_id: str) -> int:
-    """Where to start looking for a free listener-rule priority: stable per server, spread over the range."""
-    digest = int(hashlib.sha256(server_id.encode()).hexdigest(), 16)
-    return 1 + digest % (MAX_LISTENER_PRIORITY - 1)
-
-
-def free_listener_priority(server_id: str, taken: set[int]) -> int:
-    """The first priority not in `taken`, probing upward from the server's preferred one."""
-    start = preferred_listener_priority(server_id)
-    for offset in range(MAX_LISTENER_PRIORITY - 1):
-        candidate = 1 + (start - 1 + offset) % (MAX_LISTENER_PRIORITY - 1)
-        if candidate not in taken:
-            return candidate
-    raise ValueError("the shared listener has no free rule priority left")
 
 
 def artifact_location(s3_path: str) -> tuple[str, str]:
@@ -305,12 +290,46 @@ def _role_properties(platform: StackPlatform) -> dict[str, Any]:
     return properties
 
 
+def _read_request_state_key() -> dict[str, Any]:
+    """The one grant on the server's key: its execution role reads it, so ECS can hand it to the containers."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": KEY}}],
+    }
+
+
 def _execution_role(platform: StackPlatform) -> dict[str, Any]:
     properties = _role_properties(platform)
     properties["ManagedPolicyArns"] = [
         {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}
     ]
+    properties["Policies"] = [{"PolicyName": "request-state-key", "PolicyDocument": _read_request_state_key()}]
     return {"Type": "AWS::IAM::Role", "Properties": properties}
+
+
+def _given_execution_role_reads_the_key(record: ServerRecord, role_arn: str) -> dict[str, Any]:
+    """A given execution role gets the grant as a policy of its own, named after the server (a role may be shared
+    by several servers, each adding its own)."""
+    return {
+        "Type": "AWS::IAM::RolePolicy",
+        "Properties": {
+            "RoleName": role_arn.rsplit("/", 1)[-1],
+            "PolicyName": f"hosted-mcp-request-state-{record.id}",
+            "PolicyDocument": _read_request_state_key(),
+        },
+    }
+
+
+def _request_state_key() -> dict[str, Any]:
+    """A generated secret every task of the server gets as REQUEST_STATE_KEY_VARIABLE. Named after the stack (the
+    stack role's grants are scoped to that prefix); CloudFormation deletes it without a recovery window."""
+    return {
+        "Type": "AWS::SecretsManager::Secret",
+        "Properties": {
+            "Name": {"Fn::Sub": "${AWS::StackName}-request-state"},
+            "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True},
+        },
+    }
 
 
 def _task_role(spec: ServerSpec, platform: StackPlatform) -> dict[str, Any]:
@@ -450,7 +469,7 @@ def desired_count(record: ServerRecord, spec: ServerSpec, enabled: bool) -> int 
 
 
 def _platform_parameters(spec: ServerSpec, platform: StackPlatform) -> dict[str, Any]:
-    used = ["ClusterName", "VpcId", "SubnetIds", "TaskSecurityGroupId", "ListenerArn", "LogRetentionDays", "StdioImage"]
+    used = ["ClusterName", "SubnetIds", "TaskSecurityGroupId", "DiscoveryNamespaceId", "LogRetentionDays", "StdioImage"]
     base = base_image_parameter(spec)
     if base and base not in used:
         used.append(base)
@@ -468,8 +487,8 @@ def server_stack_template(
     """The server's stack for `spec`/`enabled` (default: where the record is being driven, its desired config)."""
     spec = spec or record.desired_spec
     enabled = record.desired_enabled if enabled is None else enabled
-    health = spec.loadBalancerConfig.healthCheckConfig
-    prefix = route_prefix(record.normalizedName)
+    if not _ID.match(record.id):
+        raise ValueError(f"server id {record.id!r} is not a DNS label")
     service: dict[str, Any] = {
         "Cluster": {"Ref": "ClusterName"},
         "LaunchType": "FARGATE",
@@ -487,19 +506,18 @@ def server_stack_template(
                 "SecurityGroups": [{"Ref": "TaskSecurityGroupId"}],
             }
         },
-        "LoadBalancers": [
-            {
-                "ContainerName": SERVER_CONTAINER,
-                "ContainerPort": spec.port,
-                "TargetGroupArn": {"Ref": "TargetGroup"},
-            }
-        ],
+        # Each task is registered as an A record of <server id>.<namespace> while ECS finds it healthy (the MCP
+        # health sidecar); the router resolves that name. No target group, no listener rule.
+        "ServiceRegistries": [{"RegistryArn": {"Fn::GetAtt": ["Discovery", "Arn"]}}],
         "PropagateTags": "SERVICE",
         "EnableECSManagedTags": True,
     }
     count = desired_count(record, spec, enabled)
     if count is not None:
         service["DesiredCount"] = count
+    containers = _containers(spec)
+    server = next(c for c in containers if c["Name"] == SERVER_CONTAINER)
+    server["Secrets"] = [{"Name": REQUEST_STATE_KEY_VARIABLE, "ValueFrom": {"Ref": KEY}}]
     resources: dict[str, Any] = {
         "LogGroup": {
             "Type": "AWS::Logs::LogGroup",
@@ -507,41 +525,19 @@ def server_stack_template(
             "UpdateReplacePolicy": "Delete",
             "Properties": {"RetentionInDays": {"Ref": "LogRetentionDays"}},
         },
-        "TargetGroup": {
-            "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+        "Discovery": {
+            "Type": "AWS::ServiceDiscovery::Service",
             "Properties": {
-                "VpcId": {"Ref": "VpcId"},
-                "TargetType": "ip",
-                "Protocol": "HTTP",
-                "Port": spec.port,
-                "HealthCheckEnabled": True,
-                "HealthCheckProtocol": "HTTP",
-                "HealthCheckPath": health.path,
-                "HealthCheckIntervalSeconds": health.interval,
-                "HealthCheckTimeoutSeconds": health.timeout,
-                "HealthyThresholdCount": health.healthyThresholdCount,
-                "UnhealthyThresholdCount": health.unhealthyThresholdCount,
-                # A bare GET on an MCP endpoint answers 4xx (it wants a session or an event stream): any answer
-                # below 500 proves the server listens; the container health check proves it speaks MCP.
-                "Matcher": {"HttpCode": "200-499"},
-                "TargetGroupAttributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}],
+                "Name": record.id,
+                "NamespaceId": {"Ref": "DiscoveryNamespaceId"},
+                "DnsConfig": {
+                    "RoutingPolicy": "MULTIVALUE",
+                    "DnsRecords": [{"Type": "A", "TTL": DISCOVERY_TTL_SECONDS}],
+                },
+                "HealthCheckCustomConfig": {"FailureThreshold": 1},
             },
         },
-        "ListenerRule": {
-            "Type": "AWS::ElasticLoadBalancingV2::ListenerRule",
-            "Properties": {
-                "ListenerArn": {"Ref": "ListenerArn"},
-                "Priority": {"Ref": PRIORITY_PARAMETER},
-                "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": [f"{prefix}/*"]}}],
-                "Transforms": [
-                    {
-                        "Type": "url-rewrite",
-                        "UrlRewriteConfig": {"Rewrites": [{"Regex": f"^{re.escape(prefix)}/(.*)$", "Replace": "/$1"}]},
-                    }
-                ],
-                "Actions": [{"Type": "forward", "TargetGroupArn": {"Ref": "TargetGroup"}}],
-            },
-        },
+        KEY: _request_state_key(),
         "TaskDefinition": {
             "Type": "AWS::ECS::TaskDefinition",
             "Properties": {
@@ -553,13 +549,16 @@ def server_stack_template(
                 "RuntimePlatform": {"OperatingSystemFamily": "LINUX", "CpuArchitecture": platform.cpuArchitecture},
                 "ExecutionRoleArn": spec.taskExecutionRoleArn or {"Fn::GetAtt": ["ExecutionRole", "Arn"]},
                 "TaskRoleArn": spec.taskRoleArn or {"Fn::GetAtt": ["TaskRole", "Arn"]},
-                "ContainerDefinitions": _containers(spec),
+                "ContainerDefinitions": containers,
                 "Volumes": [{"Name": "artifacts"}] if spec.s3Path else [],
             },
         },
-        "Service": {"Type": "AWS::ECS::Service", "DependsOn": ["ListenerRule"], "Properties": service},
+        "Service": {"Type": "AWS::ECS::Service", "Properties": service},
     }
-    if not spec.taskExecutionRoleArn:
+    if spec.taskExecutionRoleArn:
+        resources["KeyReader"] = _given_execution_role_reads_the_key(record, spec.taskExecutionRoleArn)
+        resources["Service"]["DependsOn"] = ["KeyReader"]  # no task starts before it may read its key
+    else:
         resources["ExecutionRole"] = _execution_role(platform)
     if not spec.taskRoleArn:
         resources["TaskRole"] = _task_role(spec, platform)
@@ -567,15 +566,12 @@ def server_stack_template(
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"Hosted MCP server {record.normalizedName or record.id} ({record.id})",
-        "Parameters": {
-            **_platform_parameters(spec, platform),
-            PRIORITY_PARAMETER: {"Type": "Number", "MinValue": 1, "MaxValue": MAX_LISTENER_PRIORITY},
-        },
+        "Parameters": _platform_parameters(spec, platform),
         "Resources": resources,
         "Outputs": {
             "ServiceName": {"Value": {"Fn::GetAtt": ["Service", "Name"]}},
-            "TargetGroupArn": {"Value": {"Ref": "TargetGroup"}},
-            "RoutePrefix": {"Value": prefix},
+            "DiscoveryName": {"Value": record.id},
+            "RoutePrefix": {"Value": route_prefix(record.normalizedName)},
         },
     }
 

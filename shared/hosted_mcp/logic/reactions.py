@@ -97,7 +97,10 @@ def sweep(ports: ReactionPorts, *, now: datetime) -> list[ServerRecord]:
     for record in every_record(ports.store):
         if _is_overdue(record, now):
             overdue.append(record)
-        elif lifecycle().allows(record.status, ServerStatus.FAILED, "lost"):
+            continue
+        if not lifecycle().is_transitional(record.status):
+            ports.backend.tidy(record)
+        if lifecycle().allows(record.status, ServerStatus.FAILED, "lost"):
             stable.append(record)
     repaired = reconcile(ports.store, ports.backend, ports.probe, overdue, now=now)
     return repaired + verify_running(ports.store, ports.backend, stable, now=now)

@@ -14,6 +14,10 @@ STDIO_PORT = 8080
 DEFAULT_HTTP_PORT = 8000
 DEFAULT_CPU = 256
 DEFAULT_MEMORY_MIB = 512
+# Every replica of a server gets the same value under this name (the AWS stack injects its own generated secret, the
+# local supervisor derives one per server): what the server seals MCP `requestState` with, so a retry may land on
+# any replica. Set by the platform, never by a client.
+REQUEST_STATE_KEY_VARIABLE = "HOSTED_MCP_REQUEST_STATE_KEY"
 
 
 class ServerType(StrEnum):

@@ -12,7 +12,7 @@ still loads, and the deployment says what is wrong with it.
 | `s3Path` names a valid bucket | S3, when the task syncs its artifacts |
 | given task roles live under the path the platform may pass (`SERVER_ROLE_PATH`) | IAM PassRole in the stack |
 | the server's stack template at most 51,200 bytes (`TemplateBody`) | CloudFormation CreateStack/UpdateStack |
-| environment: names not reserved by ECS, no NUL, at most 200 variables and 32 KiB | ECS agent, execve |
+| environment: names not reserved by ECS or the platform, no NUL, at most 200 variables and 32 KiB | ECS agent, execve |
 | `startCommand` splits like a shell would split it (balanced quotes) | the synthesizer, at deploy time |
 | `name` is ASCII after NFKC (no look-alike letters, controls, bidi overrides) | silently dropped from the URL |
 """
@@ -29,7 +29,7 @@ from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
 from hosted_mcp.errors import FieldProblem
-from hosted_mcp.models.fields import Description, ServerName
+from hosted_mcp.models.fields import REQUEST_STATE_KEY_VARIABLE, Description, ServerName
 from hosted_mcp.models.stack_size import template_size_problem
 
 # -- ECS and ELB bounds ------------------------------------------------------------------------------------------
@@ -54,7 +54,7 @@ MAX_ENV_VARIABLES = 200
 MAX_ENV_BYTES = 32 * 1024  # NAME=VALUE\0 for every variable, in UTF-8
 # Set by the Fargate agent for the task itself: overriding them breaks credentials and metadata.
 RESERVED_ENV_PREFIXES = ("ECS_", "AWS_CONTAINER_")
-RESERVED_ENV_NAMES = frozenset({"AWS_EXECUTION_ENV"})
+RESERVED_ENV_NAMES = frozenset({"AWS_EXECUTION_ENV", REQUEST_STATE_KEY_VARIABLE})
 
 # -- artifacts ---------------------------------------------------------------------------------------------------
 
@@ -143,7 +143,7 @@ def environment_problems(environment: dict[str, str]) -> list[FieldProblem]:
         problems.append(FieldProblem("environment", f"at most {MAX_ENV_VARIABLES} variables"))
     for name, value in environment.items():
         if name in RESERVED_ENV_NAMES or name.startswith(RESERVED_ENV_PREFIXES):
-            problems.append(FieldProblem(f"environment.{name}", "is set by the container platform itself"))
+            problems.append(FieldProblem(f"environment.{name}", "is set by the platform itself"))
         if "\x00" in value:
             problems.append(FieldProblem(f"environment.{name}", "must not contain NUL"))
     size = sum(len(name.encode()) + len(value.encode()) + 2 for name, value in environment.items())

@@ -21,7 +21,8 @@ TEMPLATE_BODY_MAX_BYTES = 51_200
 FIXED_BYTES = 12_000
 # How many times the template holds each value (the tests count them in synthesized templates).
 TIMES = {
-    "name": 8,  # normalized: description, route pattern, rewrite regex, output, alarm descriptions and dimensions
+    "name": 6,  # normalized: description, route-prefix output, alarm descriptions and dimensions
+    "taskExecutionRoleArn": 2,  # the task definition's, and the role name its key grant is attached to
     "s3Path": 6,  # the sync command, the task role's object and bucket resources, the prefix condition
     "autoScalingConfig.metricName": 4,  # two alarms: metric name and description
 }
@@ -44,10 +45,9 @@ def contributions(spec: Any) -> dict[str, int]:
         "startCommand": _json_bytes(argv),
         "environment": _json_bytes(environment),
         "containerHealthCheckConfig.command": _json_bytes(spec.containerHealthCheckConfig.command or ""),
-        "loadBalancerConfig.healthCheckConfig.path": _json_bytes(spec.loadBalancerConfig.healthCheckConfig.path),
         "image": _json_bytes(spec.image or ""),
         "taskRoleArn": _json_bytes(spec.taskRoleArn or ""),
-        "taskExecutionRoleArn": _json_bytes(spec.taskExecutionRoleArn or ""),
+        "taskExecutionRoleArn": TIMES["taskExecutionRoleArn"] * _json_bytes(spec.taskExecutionRoleArn or ""),
         "s3Path": TIMES["s3Path"] * _json_bytes(spec.s3Path or ""),
         "autoScalingConfig.metricName": TIMES["autoScalingConfig.metricName"]
         * _json_bytes(spec.autoScalingConfig.metricName or ""),

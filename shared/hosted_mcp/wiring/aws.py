@@ -127,11 +127,10 @@ def stack_platform() -> StackPlatform:
     from hosted_mcp.adapters.stack_template import StackPlatform
 
     conf = settings()
-    conf.require("server_stack_parameters", "listener_arn")
+    conf.require("server_stack_parameters")
     return StackPlatform(
         stackPrefix=conf.stack_prefix,
         parameterPrefix=conf.server_stack_parameters,
-        listenerArn=conf.listener_arn,
         rolePath=conf.server_role_path,
         permissionsBoundaryArn=conf.permissions_boundary_arn or None,
     )
@@ -147,30 +146,18 @@ class AwsReactionPorts:
 
     @cached_property
     def backend(self) -> CloudFormationBackend:
-        from hosted_mcp.adapters.cloudformation import CloudFormationBackend, listener_priorities
+        from hosted_mcp.adapters.cloudformation import CloudFormationBackend
 
-        platform = stack_platform()
-        return CloudFormationBackend(
-            cloudformation_client(),
-            platform,
-            role_arn=settings().deployment_role_arn,
-            taken_priorities=listener_priorities(_client("elbv2"), platform.listenerArn),
-        )
+        return CloudFormationBackend(cloudformation_client(), stack_platform(), role_arn=settings().deployment_role_arn)
 
     @cached_property
     def probe(self) -> ReadinessProbe:
-        from hosted_mcp.adapters.mcp_probe import McpReadinessProbe
-        from hosted_mcp.endpoints import route_prefix, upstream_path
+        from hosted_mcp.adapters.discovery import TasksProbe
 
+        # Each task directly, by its Cloud Map name (hosted_mcp.adapters.discovery says why not the router).
         conf = settings()
-        conf.require("data_plane_url")
-        base = conf.data_plane_url.rstrip("/")
-        return McpReadinessProbe(
-            lambda record: f"{base}{route_prefix(record.normalizedName)}{upstream_path(record.spec)}",
-            timeout=conf.probe_timeout_seconds,
-            attempts=3,
-            retry_delay=5.0,
-        )
+        conf.require("discovery_namespace")
+        return TasksProbe(conf.discovery_namespace, timeout=conf.probe_timeout_seconds, attempts=3, retry_delay=5.0)
 
     @cached_property
     def events(self) -> StatusEvents:

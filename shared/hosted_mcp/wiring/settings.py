@@ -38,13 +38,14 @@ class PlatformSettings(BaseModel):
     server_stack_parameters: str = Field(
         "", alias="SERVER_STACK_PARAMETERS", description="SSM path of what server stacks read from the platform."
     )
-    listener_arn: str = Field("", alias="LISTENER_ARN")
     deployment_role_arn: str | None = Field(None, alias="DEPLOYMENT_ROLE_ARN")
     server_role_path: str = Field("/hosted-mcp/", alias="SERVER_ROLE_PATH")
     permissions_boundary_arn: str | None = Field(None, alias="PERMISSIONS_BOUNDARY_ARN")
     status_bus_name: str = Field("", alias="STATUS_BUS_NAME")
     connections_table_name: str | None = Field(None, alias="CONNECTIONS_TABLE_NAME")
-    data_plane_url: str = Field("", alias="DATA_PLANE_URL", description="The internal ALB, for readiness probes.")
+    discovery_namespace: str = Field(
+        "", alias="DISCOVERY_NAMESPACE", description="Cloud Map DNS name servers' tasks register under (probes)."
+    )
     probe_timeout_seconds: float = Field(5.0, alias="PROBE_TIMEOUT_SECONDS")
     # the authorizer (and every route that verifies credentials): the AUTH_* variables as they were read
     auth_variables: dict[str, str] = Field(default_factory=dict, exclude=True)

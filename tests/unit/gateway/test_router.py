@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
-from datetime import UTC, datetime
-from typing import Any
 
-import httpx
 import pytest
 
 from hosted_mcp.adapters.memory import InMemoryServerStore
@@ -16,88 +11,16 @@ from hosted_mcp.auth.forwarding import identity_headers
 from hosted_mcp.logic.servers import create_server
 from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.api import CreateServerRequest
-from hosted_mcp.models.domain import Caller, ServerRecord
+from hosted_mcp.models.domain import Caller
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp_gateway.router import RouterSettings, create_app
 from hosted_mcp_gateway.sealing import Sealer
-
-ADMIN = Caller(username="admin", groups=("admin",), isAdmin=True)
-ADA = Caller(username="ada", groups=("demo",))
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18"}}
-
-
-class Replica:
-    """A 2025-revision server on loopback: answers every POST with JSON, names itself, mints a session id."""
-
-    def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.name, self.host, self.port = name, host, port
-        self.heads: list[bytes] = []
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self.answer, self.host, self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                self.heads.append(head)
-                length = next(
-                    (int(ln.split(b":")[1]) for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length")),
-                    0,
-                )
-                message = json.loads(await reader.readexactly(length)) if length else {}
-                body = json.dumps(
-                    {"jsonrpc": "2.0", "id": message.get("id"), "result": {"replica": self.name}}
-                ).encode()
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nmcp-session-id: s-%b\r\n"
-                    b"content-length: %d\r\n\r\n%b" % (self.name.encode(), len(body), body)
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-
-
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.router import ADA, ADMIN, INITIALIZE, T0, Clock, Replica, client, edge, in_service, run, settings
 
 
 @pytest.fixture
 def store() -> InMemoryServerStore:
     return InMemoryServerStore()
-
-
-def in_service(store: InMemoryServerStore, groups: list[str], port: int) -> ServerRecord:
-    request = CreateServerRequest.model_validate(
-        {"name": "echo", "serverType": "http", "startCommand": "x", "port": port, "groups": groups}
-    )
-    record = create_server(store, request, ADMIN, now=T0)
-    return move(store, record, ServerStatus.IN_SERVICE, actor="t", reason="ready", now=T0)
-
-
-def settings(**extra: str) -> RouterSettings:
-    key = base64.b64encode(Sealer.generate_key()).decode()
-    environ = {"SERVERS_TABLE_NAME": "t", "DISCOVERY_NAMESPACE": "hmcp.internal", "ROUTER_SEALING_KEY": key}
-    return RouterSettings.from_environ({**environ, **extra})
-
-
-def run(scenario: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(scenario, 20))
-
-
-def client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://router.internal")
-
-
-def edge(caller: Caller, **headers: str) -> dict[str, str]:
-    """What API Gateway's mapping adds, after its authorizer allowed the request."""
-    return {**identity_headers(caller), "Content-Type": "application/json", **headers}
 
 
 def test_a_call_from_the_edge_reaches_a_task_found_by_dns_with_the_callers_identity(store: InMemoryServerStore) -> None:
@@ -198,3 +121,73 @@ def test_settings_name_what_is_missing_or_wrong() -> None:
         )
     with pytest.raises(SystemExit, match="ROUTER_SEALING_KEY"):
         settings(ROUTER_SEALING_KEY=base64.b64encode(b"short").decode())
+
+
+def test_identity_headers_the_edge_did_not_set_never_reach_the_server(store: InMemoryServerStore) -> None:
+    # Given a client that adds identity-looking headers of its own, and credentials, to a call the edge let through
+    async def scenario() -> bytes:
+        replica = Replica("a")
+        await replica.start()
+        in_service(store, ["demo"], replica.port)
+        app = create_app(settings(), store.get_by_name, resolve=lambda host: ["127.0.0.1"])
+        smuggled = {
+            "X-Hosted-Mcp-Admin": "true",
+            "X-Hosted-Mcp-Tenant": "other",
+            "Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+            "X-Api-Key": "hmk_live_secret",
+            "Cookie": "session=1",
+        }
+        async with client(app) as http:
+            answer = await http.post("/mcp/echo/mcp", json=INITIALIZE, headers=edge(ADA, **smuggled))
+        assert answer.status_code == 200
+        return replica.heads[0].lower()
+
+    head = run(scenario())
+    # Then the server hears exactly the identity rebuilt from the caller, and no credential
+    sent = {line.split(b":", 1)[0] for line in head.split(b"\r\n")[1:] if line}
+    assert {h for h in sent if h.startswith(b"x-hosted-mcp-")} == {
+        b"x-hosted-mcp-user",
+        b"x-hosted-mcp-groups",
+        b"x-hosted-mcp-credential-type",
+    }
+    for name, value in identity_headers(ADA).items():
+        assert f"{name}: {value}".lower().encode() in head
+    assert not sent & {b"authorization", b"x-api-key", b"cookie"}
+
+
+def test_a_server_that_opted_in_gets_the_callers_jwt_and_never_an_api_key(store: InMemoryServerStore) -> None:
+    async def scenario() -> list[bytes]:
+        replica = Replica("a")
+        await replica.start()
+        request = CreateServerRequest.model_validate(
+            {"name": "echo", "serverType": "http", "startCommand": "x", "port": replica.port, "groups": ["demo"]}
+        )
+        record = create_server(store, request, ADMIN, now=T0)
+        record = move(store, record, ServerStatus.IN_SERVICE, actor="t", reason="ready", now=T0)
+        store.replace(record, record.evolve(spec=record.spec.model_copy(update={"forwardCallerToken": True})), None)
+        app = create_app(settings(), store.get_by_name, resolve=lambda host: ["127.0.0.1"])
+        async with client(app) as http:
+            for credential in ("Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "Bearer hmk_live_0123456789abcdef"):
+                await http.post("/mcp/echo/mcp", json=INITIALIZE, headers=edge(ADA, Authorization=credential))
+        return [head.lower() for head in replica.heads]
+
+    jwt, api_key = run(scenario())
+    assert b"authorization: bearer eyjhbgcioijsuzi1nij9.e30.c2ln\r\n" in jwt
+    assert b"authorization" not in api_key
+
+
+def test_every_task_derives_the_same_sealing_key_from_the_platforms_secret() -> None:
+    # Given the 64 characters Secrets Manager generated, as ECS injects them into each router task
+    secret = "Q3r7" * 16
+    environ = {"SERVERS_TABLE_NAME": "t", "DISCOVERY_NAMESPACE": "hmcp.internal"}
+    one = RouterSettings.from_environ({**environ, "ROUTER_SEALING_KEY": secret})
+    other = RouterSettings.from_environ({**environ, "ROUTER_SEALING_KEY": secret})
+    # Then both tasks hold one 32-byte key, what one seals the other opens, and another secret gives another key
+    assert one.sealing_key == other.sealing_key
+    assert len(one.sealing_key) == 32
+    token = Sealer(one.sealing_key, "mcp-session").seal({"s": "x"}, 60)
+    assert Sealer(other.sealing_key, "mcp-session").open(token) is not None
+    stranger = RouterSettings.from_environ({**environ, "ROUTER_SEALING_KEY": "Z" * 64})
+    assert Sealer(stranger.sealing_key, "mcp-session").open(token) is None
+    with pytest.raises(SystemExit, match="ROUTER_SEALING_KEY"):
+        RouterSettings.from_environ({**environ, "ROUTER_SEALING_KEY": "x" * 31})
