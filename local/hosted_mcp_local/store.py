@@ -12,16 +12,17 @@ import binascii
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hosted_mcp.auth.api_keys import ApiKeyRecord, ApiKeyStore
 from hosted_mcp.errors import ConcurrentModification, InvalidRequest, NameConflict, NotFound
+from hosted_mcp.models.calls import CallRecord
 from hosted_mcp.models.domain import AuditEntry, ServerRecord
-from hosted_mcp.ports import Page, ServerStore
+from hosted_mcp.ports import CallAudit, CallPage, Page, ServerStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS servers (
@@ -324,3 +325,88 @@ class SqliteApiKeyStore(ApiKeyStore):
                     "UPDATE api_keys SET body = ? WHERE key_id = ?", (record.model_dump_json(), key_id)
                 )
             return record
+
+
+CALLS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    server_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_by_server ON calls (server_id, at, seq);
+CREATE INDEX IF NOT EXISTS calls_by_time ON calls (at);
+"""
+
+
+class SqliteCallAudit(CallAudit):
+    """The data-plane audit trail in the platform's SQLite file, on a connection of its own.
+
+    Its writes never count as the store's commits (`SqliteServerStore.generation`), so a stream of calls does not
+    make the gateway read server records again. Entries older than `retention`, and the oldest beyond `max_rows`,
+    are removed by `prune` (the platform calls it from the audit writer)."""
+
+    def __init__(self, path: Path | str, *, retention: timedelta, max_rows: int = 1_000_000) -> None:
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._lock = threading.Lock()
+        self.retention = retention
+        self.max_rows = max_rows
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(CALLS_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def record(self, calls: Sequence[CallRecord]) -> None:
+        rows = [(c.serverId, _utc(c.at), json.dumps(c.to_data(), separators=(",", ":"))) for c in calls]
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany("INSERT INTO calls (server_id, at, body) VALUES (?, ?, ?)", rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def calls(self, server_id: str, limit: int, next_token: str | None = None) -> CallPage:
+        """Newest first; the token is the position (time, sequence) after the last one returned."""
+        with self._lock:
+            if next_token:
+                at, seq = _call_position(next_token)
+                rows = self._conn.execute(
+                    "SELECT body, at, seq FROM calls WHERE server_id = ? AND (at, seq) < (?, ?)"
+                    " ORDER BY at DESC, seq DESC LIMIT ?",
+                    (server_id, at, seq, limit + 1),
+                ).fetchall()
+            else:
+                rows = self._conn.execute(
+                    "SELECT body, at, seq FROM calls WHERE server_id = ? ORDER BY at DESC, seq DESC LIMIT ?",
+                    (server_id, limit + 1),
+                ).fetchall()
+        records = [CallRecord.from_data(json.loads(row[0])) for row in rows[:limit]]
+        token = _page_token(rows[limit - 1][1], str(rows[limit - 1][2])) if len(rows) > limit else None
+        return CallPage(records=records, next_token=token)
+
+    def prune(self, now: datetime) -> int:
+        """Remove what retention no longer keeps; how many entries went."""
+        with self._lock:
+            removed = self._conn.execute("DELETE FROM calls WHERE at < ?", (_utc(now - self.retention),)).rowcount
+            removed += self._conn.execute(
+                "DELETE FROM calls WHERE seq <= (SELECT MAX(seq) FROM calls) - ?", (self.max_rows,)
+            ).rowcount
+        return int(removed)
+
+
+def _utc(at: datetime) -> str:
+    """A sortable UTC timestamp (fixed width, microseconds)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _call_position(token: str) -> tuple[str, int]:
+    at, seq = _page_after(token)
+    if not seq.isdigit():
+        raise InvalidRequest.of("nextToken", "nextToken is not a token this API issued")
+    return at, int(seq)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hosted_mcp.endpoints import server_urls
 from hosted_mcp.models.access import CallLimits, ToolPolicy, check_policy_groups
+from hosted_mcp.models.calls import CallView
 from hosted_mcp.models.domain import (
     AuditEntry,
     AutoScalingConfig,
@@ -163,9 +165,15 @@ class UpdateServerRequest(BaseModel):
         return changes
 
 
+class AuditKind(StrEnum):
+    STATUS = "status"  # status changes of the record (the management audit trail)
+    CALL = "call"  # calls through the data plane
+
+
 class AuditView(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
+    kind: Literal["status"] = "status"
     version: int
     at: datetime
     actor: str
@@ -264,7 +272,8 @@ class ServerPage(BaseModel):
 class AuditPage(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
-    Items: list[AuditView]
+    Items: list[AuditView] | list[CallView]
+    nextToken: str | None = None
 
 
 class ErrorDetail(BaseModel):
