@@ -276,6 +276,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 base_url=base_url,
                 reconcile_interval=args.reconcile_interval,
                 allowed_hosts=allowed,
+                audit_retention_days=args.audit_retention_days,
             )
         )
     except DataDirInUse as error:
@@ -568,6 +569,12 @@ def parser() -> argparse.ArgumentParser:
         help=f"mcp-proxy for stdio servers (env HOSTED_MCP_PROXY_BIN; default: on PATH, else {PROJECT_PROXY})",
     )
     serve.add_argument("--reconcile-interval", type=float, default=60.0, help="seconds between reconciler sweeps")
+    serve.add_argument(
+        "--audit-retention-days",
+        type=float,
+        default=float(os.environ.get("HOSTED_MCP_AUDIT_RETENTION_DAYS") or 30),
+        help="days the data-plane call audit is kept (env HOSTED_MCP_AUDIT_RETENTION_DAYS; default 30)",
+    )
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(run=cmd_serve)
 
