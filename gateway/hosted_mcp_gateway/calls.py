@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
@@ -217,6 +217,7 @@ class Admission(Verdict):
     ) -> None:
         self.gate, self.record, self.caller, self.replica = gate, record, caller, replica
         self.method, self.target, self.request_id = method, target, request_id
+        self.is_call = method in CALLS
         self.request_bytes, self.response_bytes = request_bytes, 0
         self.endpoint = endpoint
         self.at = gate.now()
@@ -233,10 +234,6 @@ class Admission(Verdict):
     @property
     def refused(self) -> bool:  # type: ignore[override]
         return self.refusal is not None
-
-    @property
-    def is_call(self) -> bool:
-        return self.method in CALLS
 
     def refuse_with(
         self,
@@ -300,7 +297,7 @@ class Admission(Verdict):
         span = self.span
         gate.recorder.add(
             CallRecord(
-                id=uuid.uuid4().hex,
+                id=os.urandom(16).hex(),
                 serverId=record.id,
                 at=self.at,
                 caller=self.caller.username,

@@ -55,12 +55,13 @@ def parse(value: Any) -> tuple[str, str, str] | None:
 def start_span(headers: Mapping[str, str], message: Mapping[str, Any] | None) -> Span:
     """The gateway's span for a request, continuing the trace it carries (its `_meta`, else its header)."""
     meta_value = _meta_traceparent(message)
-    found = parse(meta_value) or parse(headers.get("traceparent"))
-    span_id = os.urandom(8).hex()
+    in_meta = parse(meta_value)
+    found = in_meta or parse(headers.get("traceparent"))
     if found is None:
-        return Span(os.urandom(16).hex(), span_id, None, "01", None)
+        fresh = os.urandom(24).hex()
+        return Span(fresh[16:], fresh[:16], None, "01", None)
     trace_id, parent_id, flags = found
-    return Span(trace_id, span_id, parent_id, flags, meta_value if parse(meta_value) else None)
+    return Span(trace_id, os.urandom(8).hex(), parent_id, flags, meta_value if in_meta else None)
 
 
 def hand_on(span: Span, headers: MutableMapping[str, str], message: Any, body: bytes | None) -> bytes | None:

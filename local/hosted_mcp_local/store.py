@@ -330,13 +330,24 @@ class SqliteApiKeyStore(ApiKeyStore):
 CALLS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    server_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    serverId TEXT NOT NULL,
     at TEXT NOT NULL,
-    body TEXT NOT NULL
+    caller TEXT NOT NULL,
+    credentialType TEXT NOT NULL,
+    method TEXT NOT NULL,
+    name TEXT,
+    outcome TEXT NOT NULL,
+    durationMs REAL NOT NULL,
+    requestBytes INTEGER NOT NULL,
+    responseBytes INTEGER NOT NULL,
+    traceId TEXT,
+    spanId TEXT,
+    parentSpanId TEXT
 );
-CREATE INDEX IF NOT EXISTS calls_by_server ON calls (server_id, at, seq);
-CREATE INDEX IF NOT EXISTS calls_by_time ON calls (at);
+CREATE INDEX IF NOT EXISTS calls_by_server ON calls (serverId, at, seq);
 """
+CALL_COLUMNS = CallRecord.field_names()
 
 
 class SqliteCallAudit(CallAudit):
@@ -361,11 +372,33 @@ class SqliteCallAudit(CallAudit):
             self._conn.close()
 
     def record(self, calls: Sequence[CallRecord]) -> None:
-        rows = [(c.serverId, _utc(c.at), json.dumps(c.to_data(), separators=(",", ":"))) for c in calls]
+        rows = [
+            (
+                c.id,
+                c.serverId,
+                _utc(c.at),
+                c.caller,
+                c.credentialType,
+                c.method,
+                c.name,
+                c.outcome.value,
+                c.durationMs,
+                c.requestBytes,
+                c.responseBytes,
+                c.traceId,
+                c.spanId,
+                c.parentSpanId,
+            )
+            for c in calls
+        ]
+        columns = ", ".join(CALL_COLUMNS)
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany("INSERT INTO calls (server_id, at, body) VALUES (?, ?, ?)", rows)
+                self._conn.executemany(
+                    f"INSERT INTO calls ({columns}) VALUES ({', '.join('?' * len(CALL_COLUMNS))})",  # noqa: S608
+                    rows,
+                )
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -373,22 +406,26 @@ class SqliteCallAudit(CallAudit):
 
     def calls(self, server_id: str, limit: int, next_token: str | None = None) -> CallPage:
         """Newest first; the token is the position (time, sequence) after the last one returned."""
+        columns = ", ".join(CALL_COLUMNS)
         with self._lock:
             if next_token:
                 at, seq = _call_position(next_token)
                 rows = self._conn.execute(
-                    "SELECT body, at, seq FROM calls WHERE server_id = ? AND (at, seq) < (?, ?)"
+                    f"SELECT {columns}, seq FROM calls WHERE serverId = ? AND (at, seq) < (?, ?)"  # noqa: S608
                     " ORDER BY at DESC, seq DESC LIMIT ?",
                     (server_id, at, seq, limit + 1),
                 ).fetchall()
             else:
                 rows = self._conn.execute(
-                    "SELECT body, at, seq FROM calls WHERE server_id = ? ORDER BY at DESC, seq DESC LIMIT ?",
+                    f"SELECT {columns}, seq FROM calls WHERE serverId = ?"  # noqa: S608
+                    " ORDER BY at DESC, seq DESC LIMIT ?",
                     (server_id, limit + 1),
                 ).fetchall()
-        records = [CallRecord.from_data(json.loads(row[0])) for row in rows[:limit]]
-        token = _page_token(rows[limit - 1][1], str(rows[limit - 1][2])) if len(rows) > limit else None
-        return CallPage(records=records, next_token=token)
+        records = [CallRecord.from_data(dict(zip(CALL_COLUMNS, row, strict=False))) for row in rows[:limit]]
+        if len(rows) <= limit:
+            return CallPage(records=records, next_token=None)
+        last = rows[limit - 1]
+        return CallPage(records=records, next_token=_page_token(last[2], str(last[-1])))
 
     def prune(self, now: datetime) -> int:
         """Remove what retention no longer keeps; how many entries went."""
@@ -402,7 +439,7 @@ class SqliteCallAudit(CallAudit):
 
 def _utc(at: datetime) -> str:
     """A sortable UTC timestamp (fixed width, microseconds)."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _call_position(token: str) -> tuple[str, int]:

@@ -6,7 +6,7 @@ or the result. It is also the gateway's span of the call in the caller's trace (
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -44,11 +44,27 @@ class CallRecord:
     parentSpanId: str | None = None
 
     def to_data(self) -> dict[str, Any]:
-        """JSON-ready: the time as ISO 8601, the outcome as its string."""
-        data = asdict(self)
-        data["at"] = self.at.isoformat()
-        data["outcome"] = self.outcome.value
-        return data
+        """JSON-ready: the time as ISO 8601 (UTC, microseconds), the outcome as its string."""
+        return {
+            "id": self.id,
+            "serverId": self.serverId,
+            "at": self.at.isoformat(timespec="microseconds"),
+            "caller": self.caller,
+            "credentialType": self.credentialType,
+            "method": self.method,
+            "name": self.name,
+            "outcome": self.outcome.value,
+            "durationMs": self.durationMs,
+            "requestBytes": self.requestBytes,
+            "responseBytes": self.responseBytes,
+            "traceId": self.traceId,
+            "spanId": self.spanId,
+            "parentSpanId": self.parentSpanId,
+        }
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> CallRecord:
