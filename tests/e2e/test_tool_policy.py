@@ -359,3 +359,49 @@ def test_metrics_count_calls_per_server_and_tool_for_admins_only(
         r'hosted_mcp_calls_total\{server="policyhttp",method="tools/call",name="test_image_content",outcome="denied"\}',
         text,
     )
+
+
+def test_the_cli_sets_a_policy_and_limits_and_reads_the_call_audit(
+    platform: LocalPlatform,
+    artifacts: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hosted_mcp_local import cli
+
+    monkeypatch.setenv("HOSTED_MCP_URL", platform.url)
+    monkeypatch.setenv("HOSTED_MCP_TOKEN", platform.token("root", admin=True))
+    monkeypatch.setenv("HOSTED_MCP_CONFIG", str(tmp_path / "none.json"))
+    record = conformance(platform, "policy-cli")
+    capsys.readouterr()
+
+    # When an admin sets a policy from a YAML file and limits from flags, in one update
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("'*':\n  tools: [test_simple_text]\n")
+    update = ["update", "policy-cli", "--tool-policy", str(policy), "--rate", "50", "--burst", "100", "--json"]
+    assert cli.main(update) == cli.EXIT_OK
+    updated = json.loads(capsys.readouterr().out)
+    assert updated["toolPolicy"] == {"*": {"tools": ["test_simple_text"]}}
+    assert (updated["callLimits"]["ratePerSecond"], updated["callLimits"]["burst"]) == (50.0, 100)
+    assert updated["status"] == "InService"
+
+    # And a client makes an allowed and a refused call
+    async def calls(client: Client) -> None:
+        await client.call_tool("test_simple_text", {})
+        assert await _outcome(client, "test_image_content") == "denied"
+
+    session(record["url"], bearer(platform, "cli-user"), "legacy", calls)
+
+    # Then the CLI shows the calls, newest first, and the status trail shows the change
+    assert cli.main(["audit", "policy-cli", "--kind", "call"]) == cli.EXIT_OK
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].split()[:6] == ["AT", "CALLER", "CREDENTIAL", "METHOD", "NAME", "OUTCOME"]
+    assert [row.split()[4:6] for row in rows[1:]] == [["test_image_content", "denied"], ["test_simple_text", "ok"]]
+    assert cli.main(["audit", "policy-cli"]) == cli.EXIT_OK
+    assert "callLimits, toolPolicy changed" in capsys.readouterr().out
+    # And a bad policy is refused naming the field, changing nothing
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["update", "policy-cli", "--tool-policy", '{"*": {"tools": [""]}}'])
+    assert refused.value.code == cli.EXIT_ERROR
+    assert "toolPolicy.*.tools.0" in capsys.readouterr().err
