@@ -46,6 +46,15 @@ def sort_key(call: CallRecord) -> str:
     return f"{call.at.isoformat()}#{call.id}"
 
 
+def call_item(call: CallRecord, retention: timedelta) -> dict[str, Any]:
+    """The item (AttributeValue map) a call is stored as."""
+    data = {k: v for k, v in call.to_data().items() if v is not None}
+    expires = int((call.at + retention).timestamp())
+    return serialize(
+        {**data, "pk": f"{PREFIX}{call.serverId}#{shard_of(call.id)}", "sk": sort_key(call), "expiresAt": expires}
+    )
+
+
 class DynamoDbCallAudit(CallAudit):
     def __init__(
         self, client: Any, table_name: str, *, retention: timedelta = timedelta(days=30), sleep: Any = time.sleep
@@ -61,11 +70,7 @@ class DynamoDbCallAudit(CallAudit):
             self._write(requests)
 
     def _item(self, call: CallRecord) -> dict[str, Any]:
-        data = {k: v for k, v in call.to_data().items() if v is not None}
-        expires = int((call.at + self._retention).timestamp())
-        return serialize(
-            {**data, "pk": f"{PREFIX}{call.serverId}#{shard_of(call.id)}", "sk": sort_key(call), "expiresAt": expires}
-        )
+        return call_item(call, self._retention)
 
     def _write(self, requests: list[dict[str, Any]]) -> None:
         """One batch, with what DynamoDB leaves unprocessed (throttled) retried with backoff."""
