@@ -6,7 +6,8 @@ limit. Direct and gateway phases alternate, twice, so machine drift hits both al
 
 A second server, the same greeter, has the per-call rules on: a 20-tool policy (echo among them, for every caller)
 and the call audit; the first has both off. The gateway's CPU per call on each, side by side, is what the rules
-cost the hop (target: at most 0.1 ms more per call).
+cost the hop (target: at most 0.1 ms more per call). The same rules are also timed in process, without the network
+and the rest of the machine's noise (`bench.call_rules`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.call_rules import rules_table
 from bench.harness import McpSession, RunningPlatform, cpu_seconds, stdio_body
 from bench.stats import Table, Target, ms, percentile, ratio, times
 
@@ -202,4 +204,4 @@ def run(args: Any) -> list[Table]:
         "does not move with other load on a shared machine. The gateway's own cost is its CPU/call on the "
         "gateway path.",
     ]
-    return [table, rules]
+    return [table, rules, rules_table(POLICY_TOOLS)]
