@@ -20,13 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from hosted_mcp.adapters.memory import InMemoryServerStore
+from hosted_mcp.adapters.memory import InMemoryCallAudit, InMemoryServerStore
 from hosted_mcp.auth import Authenticator, InMemoryApiKeyStore, RefreshingJwks
 from hosted_mcp.logic.servers import create_server
 from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.api import CreateServerRequest
 from hosted_mcp.models.domain import Caller
 from hosted_mcp.models.fields import ServerStatus
+from hosted_mcp_gateway.call_metrics import CallMetrics
+from hosted_mcp_gateway.call_recorder import CallRecorder
+from hosted_mcp_gateway.calls import CallGate
 from hosted_mcp_gateway.router import RouterSettings, create_app
 from hosted_mcp_gateway.sealing import Sealer
 from tests.support.edge import Edge, LoopbackServer, free_port
@@ -79,8 +82,8 @@ def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 class AwsDataPlane:
-    def __init__(self, idp: TestIdp, store: InMemoryServerStore, edge: Edge, url: str) -> None:
-        self.idp, self.store, self.edge, self.url = idp, store, edge, url
+    def __init__(self, idp: TestIdp, store: InMemoryServerStore, edge: Edge, url: str, recorder: CallRecorder) -> None:
+        self.idp, self.store, self.edge, self.url, self.recorder = idp, store, edge, url, recorder
 
     def endpoint(self, hosting: str) -> Endpoint:
         base = f"{self.url}/mcp/policy{hosting}"
@@ -124,11 +127,13 @@ def aws() -> Iterator[AwsDataPlane]:
                 return record.evolve(spec=record.spec.model_copy(update={"port": stdio_port}))
             return record
 
-        router = create_app(settings, read, resolve=lambda host: ["127.0.0.1"])  # type: ignore[arg-type]
+        recorder = CallRecorder(InMemoryCallAudit(), interval=3600)
+        gate = CallGate(recorder=recorder, metrics=CallMetrics(keep_samples=True))
+        router = create_app(settings, read, resolve=lambda host: ["127.0.0.1"], calls=gate)  # type: ignore[arg-type]
         authenticator = Authenticator(idp.settings(), RefreshingJwks(idp.source()), InMemoryApiKeyStore())
         edge = Edge(authenticator, store, router)
         with LoopbackServer(edge) as served:
-            yield AwsDataPlane(idp, store, edge, served.url)
+            yield AwsDataPlane(idp, store, edge, served.url, recorder)
     finally:
         for process in processes:
             process.terminate()
@@ -159,3 +164,27 @@ def test_every_call_and_list_obeys_the_policy_through_the_authorizer_and_the_rou
     # And a 2026-07-28 call outside the policy was refused by the authorizer already; a 2025 one by the router
     refused_calls = sum(1 for key, value in observed.items() if value == "denied")
     assert len(aws.edge.denied) == (refused_calls if era == MODERN else 0)
+
+
+def test_the_router_records_each_call_with_its_outcome(aws: AwsDataPlane) -> None:
+    # Given the router's audit trail (DynamoDB's adapter behind the same port is tested on its own)
+    record = aws.store.get_by_name("policyhttp")
+    assert record is not None
+    audit = aws.recorder.audit
+    aws.recorder.flush()
+    before = {c.id for c in audit.calls(record.id, 10_000).records}
+
+    # When a 2025 client of group alpha makes an allowed and a refused call
+    observed = probe(aws.endpoint("http"), aws.headers("alpha"), "legacy", "streamable")
+    assert observed[("tools/call", "test_simple_text")] == "allowed"
+
+    # Then the router recorded every call of the session, each with its caller and outcome
+    aws.recorder.flush()
+    new = [c for c in reversed(audit.calls(record.id, 10_000).records) if c.id not in before]
+    tried = expected("alpha")
+    assert [(c.method, c.name, c.outcome.value) for c in new] == [
+        (method, name, "ok" if want == "allowed" else "denied")
+        for (method, name), want in tried.items()
+        if method in ("tools/call", "prompts/get", "resources/read")
+    ]
+    assert {(c.caller, c.credentialType) for c in new} == {("alpha", "jwt")}
