@@ -15,11 +15,11 @@ from typing import Any
 from hosted_mcp.auth.tool_access import LISTS, Grant, visible
 from hosted_mcp.models.calls import CallOutcome
 from hosted_mcp_gateway import jsonrpc
-from hosted_mcp_gateway.sse_endpoint import event_end
 
 LIST_KEYS = tuple(LISTS.values())  # the result member holding each kind's entries: tools, prompts, resources
 CALL_RESULT = frozenset({"content", "structuredContent", "messages", "contents"})  # what marks a call's result
 LINE = re.compile(rb"\r\n|\r|\n")
+BLANK_LINE = re.compile(rb"(?>\r\n|\r|\n)(?>\r\n|\r|\n)")  # the end of an event: a line ending, then an empty line
 
 
 def outcome_of(message: Mapping[str, Any]) -> CallOutcome:
@@ -55,24 +55,31 @@ def filtered(message: jsonrpc.Message, grant: Grant, kind: str | None = None) ->
 
 
 class EventSplitter:
-    """Whole events out of a byte stream: feed chunks, get each complete event's raw bytes."""
+    """Whole events out of a byte stream: feed chunks, get each complete event's raw bytes (its blank line
+    included). Each byte is searched about once, however large an event grows across chunks."""
 
     def __init__(self, limit: int = 16 << 20) -> None:
-        self._buffer = b""
+        self._buffer = bytearray()
         self._limit = limit
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        position = max(0, len(self._buffer) - 3)  # a blank line (at most 4 bytes) may straddle the old end
         self._buffer += chunk
-        events = []
-        while (end := event_end(self._buffer)) is not None:
-            events.append(self._buffer[:end])
-            self._buffer = self._buffer[end:]
+        events, start = [], 0
+        while (found := BLANK_LINE.search(self._buffer, position)) is not None:
+            end = found.end()
+            if end == len(self._buffer) and self._buffer[-1] == 0x0D:
+                break  # a CR at the very end may be the first half of a CRLF: wait for the next byte
+            events.append(bytes(self._buffer[start:end]))
+            start = position = end
+        del self._buffer[:start]
         if len(self._buffer) > self._limit:
             raise ValueError("event larger than the limit")
         return events
 
     def rest(self) -> bytes:
-        rest, self._buffer = self._buffer, b""
+        rest = bytes(self._buffer)
+        self._buffer.clear()
         return rest
 
 

@@ -70,7 +70,8 @@ from hosted_mcp_gateway.trace_context import Span, hand_on, start_span
 
 FORBIDDEN = -32003  # JSON-RPC error code of a request outside the server's tool policy
 TOO_MANY_REQUESTS = -32029  # of a request over the server's call limits
-CLASSIFY_LIMIT = 1 << 20  # a JSON answer larger than this is not read for its outcome
+CLASSIFY_LIMIT = 1 << 20  # an answer (or event) larger than this is not read for its outcome: it counts as ok
+LIST_LIMIT = 16 << 20  # a JSON list answer to cut is held whole up to this; larger ones are refused (502)
 PENDING_SECONDS = 600.0
 MAX_STREAMS = 10_000
 GOVERNED = frozenset({*KIND_OF, *CALLS, "completion/complete"})
@@ -360,18 +361,24 @@ class AnswerWatch:
             if out or not more:
                 await self.send({"type": "http.response.body", "body": out, "more_body": more})
         else:
-            if self.kept + len(chunk) <= CLASSIFY_LIMIT:
+            limit = LIST_LIMIT if self.held is not None else CLASSIFY_LIMIT  # a list to cut is read whole
+            if self.kept + len(chunk) <= limit:
                 self.parts.append(chunk)
             self.kept += len(chunk)
             if self.held is None:
                 self.admission.response_bytes += len(chunk)
                 await self.send(message)
             if not more:
-                await self._whole(b"".join(self.parts) if self.kept <= CLASSIFY_LIMIT else None)
+                await self._whole(b"".join(self.parts) if self.kept <= limit else None)
         if not more:
             self._over()
 
     def _event(self, event: bytes) -> bytes:
+        if len(event) > CLASSIFY_LIMIT and self.admission.grant is None:
+            if self.admission.is_call:  # too large to read for its outcome: the result (notifications are small)
+                self.answered = True
+                self.admission.complete(CallOutcome.OK)
+            return event
         found = event_message(event)
         if found is None or not jsonrpc.is_response(found) or found.get("id") != self.admission.request_id:
             return event
@@ -390,13 +397,17 @@ class AnswerWatch:
                 self.admission.complete(outcome_of(found))
         if self.held is None:
             return
-        if found is not None and self.admission.grant is not None:
+        held = self.held
+        if body is None:  # a list answer too large to cut: refused rather than passed on whole
+            error = jsonrpc.error(self.admission.request_id, jsonrpc.INTERNAL_ERROR, "The list is too large to filter")
+            held, body = {**held, "status": 502, "headers": JSON_HEADERS}, jsonrpc.dumps(error)
+        elif found is not None and self.admission.grant is not None:
             cut = filtered(found, self.admission.grant)
             body = jsonrpc.dumps(cut) if cut is not None else body
         out = body or b""
-        headers = [(k, v) for k, v in self.held.get("headers", []) if k.lower() != b"content-length"]
+        headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
         self.admission.response_bytes += len(out)
-        await self.send({**self.held, "headers": [*headers, (b"content-length", str(len(out)).encode())]})
+        await self.send({**held, "headers": [*headers, (b"content-length", str(len(out)).encode())]})
         await self.send({"type": "http.response.body", "body": out, "more_body": False})
 
     def _over(self) -> None:

@@ -55,7 +55,7 @@ class SseEndpoints:
         buffer = b""
         async for chunk in body:
             buffer += chunk
-            while (end := event_end(buffer)) is not None:
+            while (end := _event_end(buffer)) is not None:
                 event, buffer = buffer[:end], buffer[end:]
                 lines = event.splitlines()
                 if b"event: endpoint" not in lines and b"event:endpoint" not in lines:
@@ -75,7 +75,7 @@ class SseEndpoints:
             yield rest
 
 
-def event_end(buffer: bytes) -> int | None:
+def _event_end(buffer: bytes) -> int | None:
     """Where the first complete event of `buffer` ends (just past its blank line), or None if none is complete.
 
     Lines end in CRLF, LF or CR (the SSE standard allows all three); a CR at the very end of the buffer may be the

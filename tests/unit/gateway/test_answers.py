@@ -60,3 +60,30 @@ def test_a_rewritten_event_keeps_its_id_and_other_lines() -> None:
     rewritten = rewritten_event(event, {"new": True})
     assert rewritten == b'id: 42\nevent: message\ndata: {"new":true}\nretry: 500\n\n'
     assert json.loads(rewritten.split(b"data: ")[1].split(b"\n")[0]) == {"new": True}
+
+
+def test_a_large_event_in_small_chunks_is_found_once_whole() -> None:
+    # Given one event of several megabytes arriving in 64 KB chunks, then a small one
+    big = b"data: " + b"x" * (4 << 20) + b"\r\n\r\n"
+    stream = big + b"data: {}\n\n"
+    splitter = EventSplitter(limit=8 << 20)
+
+    # When it is fed chunk by chunk
+    events = [event for i in range(0, len(stream), 1 << 16) for event in splitter.feed(stream[i : i + (1 << 16)])]
+
+    # Then both events come out whole and exactly
+    assert events == [big, b"data: {}\n\n"]
+
+
+@pytest.mark.parametrize(
+    ("line_end", "blank"), [(b"\n", b"\n"), (b"\r\n", b"\r\n"), (b"\r", b"\r"), (b"\r\n", b"\n"), (b"\n", b"\r\n")]
+)
+def test_an_empty_line_ends_an_event_whatever_the_line_endings(line_end: bytes, blank: bytes) -> None:
+    # Given an event whose lines end one way, fed without its empty line
+    splitter = EventSplitter()
+    event = b"data: a" + line_end + b"id: 1" + line_end
+    assert splitter.feed(event) == []
+
+    # When the empty line arrives, the event is complete, exactly as it came
+    assert splitter.feed(blank + b"data: b") == [event + blank]
+    assert splitter.rest() == b"data: b"
