@@ -10,7 +10,6 @@ noise of a shared machine.
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -36,6 +35,7 @@ def measure(policy_tools: list[str], calls: int = CALLS) -> dict[tuple[str, bool
     from hosted_mcp.models.domain import Caller
     from hosted_mcp_gateway.call_recorder import CallRecorder
     from hosted_mcp_gateway.calls import CallGate
+    from hosted_mcp_gateway.mcp_headers import McpRequest
     from hosted_mcp_local.store import SqliteCallAudit
 
     store, admin, now = InMemoryServerStore(), Caller(username="admin", isAdmin=True), datetime.now(UTC)
@@ -63,7 +63,7 @@ def measure(policy_tools: list[str], calls: int = CALLS) -> dict[tuple[str, bool
 
         async def one(record: Any, sse: bool) -> None:
             headers = {"content-type": "application/json"}
-            verdict = gate.admit(record, caller, "http://127.0.0.1:1", "legacy", json.loads(REQUEST), headers, REQUEST)
+            verdict = gate.admit(record, caller, "http://127.0.0.1:1", McpRequest("legacy", REQUEST, None), headers)
             send = verdict.watch(sink)
             content_type = b"text/event-stream" if sse else b"application/json"
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type)]})

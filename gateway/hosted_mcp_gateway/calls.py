@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
@@ -65,6 +66,7 @@ from hosted_mcp_gateway.asgi import JSON_HEADERS, answer
 from hosted_mcp_gateway.call_metrics import CallMetrics
 from hosted_mcp_gateway.call_recorder import CallRecorder
 from hosted_mcp_gateway.limits import ConcurrencyLimiter, RateLimiter, retry_after
+from hosted_mcp_gateway.mcp_headers import McpRequest
 from hosted_mcp_gateway.sse_endpoint import ENDPOINT_PARAM
 from hosted_mcp_gateway.trace_context import Span, hand_on, start_span
 
@@ -74,7 +76,12 @@ CLASSIFY_LIMIT = 1 << 20  # an answer (or event) larger than this is not read fo
 LIST_LIMIT = 16 << 20  # a JSON list answer to cut is held whole up to this; larger ones are refused (502)
 PENDING_SECONDS = 600.0
 MAX_STREAMS = 10_000
-GOVERNED = frozenset({*KIND_OF, *CALLS, "completion/complete"})
+GOVERNED = frozenset({*KIND_OF, *CALLS, *LISTS, "completion/complete"})
+# How a body could spell a method name without its plain UTF-8 bytes: a JSON escape, or UTF-16/32 (NULs).
+DISGUISES = (b"\\/", b"\\u", b"\x00")
+CALL_BYTES = (*(m.encode() for m in CALLS), *DISGUISES)
+GOVERNED_BYTES = (*(m.encode() for m in GOVERNED), *DISGUISES)
+CHARSET = re.compile(r";\s*charset\s*=\s*\"?([^\s;\"]+)", re.IGNORECASE)
 SINGULAR = {"tools": "tool", "prompts": "prompt", "resources": "resource"}
 
 
@@ -103,21 +110,33 @@ class CallGate:
         record: ServerRecord,
         caller: Caller,
         replica: str,
-        era: str,
-        message: jsonrpc.Message | None,
+        request: McpRequest,
         headers: MutableMapping[str, str],
-        body: bytes,
         *,
         endpoint: str | None = None,
     ) -> Verdict:
-        """The verdict on one POSTed message (see the module's documentation for the order of the rules)."""
+        """The verdict on one POSTed message (see the module's documentation for the order of the rules).
+
+        A 2025-revision body is parsed only when it may matter: when the server limits its callers' rate (every
+        request counts), or when its bytes may hold a call (or, with a tool policy, any governed method). A method
+        name is hidden from that search only by an escape (`\\/`, `\\u`), UTF-16/32 or a charset other than UTF-8,
+        each of which makes the body parsed too."""
+        spec, body = record.spec, request.body
+        if request.era == "legacy" and spec.callLimits.ratePerSecond is None and _utf8(headers.get("content-type")):
+            needles = GOVERNED_BYTES if spec.toolPolicy is not None else CALL_BYTES
+            if not any(needle in body for needle in needles):
+                return PASSED  # relayed as bytes, as if there were no gate
+        message = request.message
+        if not _utf8(headers.get("content-type")):  # the server may decode another charset differently than we do
+            admission = Admission(self, record, caller, "", None, None, None, len(body), None)
+            text = "Send JSON-RPC as UTF-8"
+            return admission.refuse_with(415, jsonrpc.INVALID_REQUEST, text, None, "denied")
         if message is None:
             return self._unparsed(record, caller, body)
         method = message.get("method")
         if "id" not in message or not isinstance(method, str):
             return PASSED  # a notification, or the client's answer to the server: free, never governed
-        spec = record.spec
-        if era == "modern" and method in CALLS:
+        if request.era == "modern" and method in CALLS:
             target = target_of_headers(headers.get("mcp-method"), headers.get("mcp-name"))
         else:
             target = target_of(method, message.get("params"))
@@ -150,14 +169,16 @@ class CallGate:
         return admission
 
     def _unparsed(self, record: ServerRecord, caller: Caller, body: bytes) -> Verdict:
-        """A body that is no single JSON-RPC object: a batch, or not JSON at all."""
+        """A body that is no single JSON-RPC object: a batch, or not JSON. Refused when it could hide what the policy
+        governs (a batch holding a governed request, or unreadable JSON from a restricted caller)."""
         try:
             parsed = json.loads(body)
         except (ValueError, RecursionError):
             parsed = None
         restricted = not grant_for(record.spec.toolPolicy, caller.groups).unrestricted
+        governed = GOVERNED if restricted else CALLS
         batch_governed = isinstance(parsed, list) and any(
-            isinstance(m, dict) and m.get("method") in GOVERNED for m in parsed
+            isinstance(m, dict) and m.get("method") in governed for m in parsed
         )
         if batch_governed or (parsed is None and restricted):
             admission = Admission(self, record, caller, "", None, None, None, len(body), None)
@@ -491,6 +512,12 @@ class StreamWatch:
             self._close()
             return False
         return True
+
+
+def _utf8(content_type: str | None) -> bool:
+    """Whether a body is declared UTF-8 (no charset, or utf-8): the only encoding the byte search understands."""
+    found = CHARSET.search(content_type or "")
+    return found is None or found.group(1).lower() in ("utf-8", "utf8")
 
 
 def _header(headers: Any, name: bytes) -> bytes:

@@ -194,7 +194,7 @@ class DataPlane:
             return
         pinned = self.sessions.inward(record.id, headers.get("mcp-session-id"), replicas)
         replica = pinned.replica if pinned else self.sessions.next_replica(record.id, replicas)
-        verdict = self.calls.admit(record, caller, replica, request.era, request.message, headers, body)
+        verdict = self.calls.admit(record, caller, replica, request, headers)
         if verdict.refused:
             await verdict.refuse(send, grant)
             return
@@ -318,8 +318,8 @@ class DataPlane:
         if body is None:
             await problem(send, 413, "PayloadTooLarge", f"A message is at most {MAX_MESSAGE_BYTES} bytes")
             return
-        message = jsonrpc.parse(body)
-        verdict = self.calls.admit(record, caller, endpoint.replica, "legacy", message, headers, body, endpoint=token)
+        request = McpRequest("legacy", body, headers.get("mcp-protocol-version"))
+        verdict = self.calls.admit(record, caller, endpoint.replica, request, headers, endpoint=token)
         if verdict.refused:
             await verdict.refuse(send, grant)
             return

@@ -20,6 +20,7 @@ from hosted_mcp.models.calls import CallOutcome
 from hosted_mcp.models.domain import Caller, ServerRecord
 from hosted_mcp_gateway.call_recorder import CallRecorder
 from hosted_mcp_gateway.calls import FORBIDDEN, LIST_LIMIT, CallGate
+from hosted_mcp_gateway.mcp_headers import McpRequest
 
 ADMIN = Caller(username="admin", isAdmin=True)
 ADA = Caller(username="ada", groups=("analysts",))
@@ -33,6 +34,10 @@ def server(**fields: Any) -> ServerRecord:
 
 def request(method: str, **params: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": 9, "method": method, "params": params}
+
+
+def legacy(message: dict[str, Any]) -> McpRequest:
+    return McpRequest("legacy", json.dumps(message).encode(), None)
 
 
 class Client:
@@ -65,7 +70,7 @@ def exchange(
 
     async def run() -> None:
         body = json.dumps(message).encode()
-        verdict = gate.admit(record, ADA, REPLICA, "legacy", message, {}, body)
+        verdict = gate.admit(record, ADA, REPLICA, McpRequest("legacy", body, None), {})
         assert not verdict.refused
         send = verdict.watch(client)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type)]})
@@ -163,12 +168,12 @@ def test_an_answer_that_never_comes_is_incomplete_and_frees_its_slot(gate: CallG
     record = server(callLimits={"maxConcurrentPerReplica": 1})
 
     # When a call is admitted and its exchange ends before any answer (the client left)
-    verdict = gate.admit(record, ADA, REPLICA, "legacy", request("tools/call", name="a"), {}, b"{}")
+    verdict = gate.admit(record, ADA, REPLICA, legacy(request("tools/call", name="a")), {})
     verdict.end()
 
     # Then it is recorded as incomplete, and the next call gets the slot
     assert recorded(gate, record) == [("tools/call", "a", CallOutcome.INCOMPLETE)]
-    assert not gate.admit(record, ADA, REPLICA, "legacy", request("tools/call", name="b"), {}, b"{}").refused
+    assert not gate.admit(record, ADA, REPLICA, legacy(request("tools/call", name="b")), {}).refused
 
 
 @pytest.mark.parametrize(
@@ -176,15 +181,17 @@ def test_an_answer_that_never_comes_is_incomplete_and_frees_its_slot(gate: CallG
     [
         (b'[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"rm"}}]', False, True),
         (b'[{"jsonrpc":"2.0","method":"notifications/initialized"}]', True, False),
-        (b"not json", True, True),
-        (b"not json", False, False),
+        (b'[{"jsonrpc":"2.0","id":1,"method":"tools\\/call","params":{"name":"rm"}}]', False, True),
+        (b'{"method": "tools/call" not json', True, True),
+        (b'{"method": "tools/call" not json', False, False),
+        (b"not json naming no call", True, False),
     ],
 )
 def test_a_body_that_is_no_single_message_is_never_half_checked(
     gate: CallGate, body: bytes, restricted: bool, refused: bool
 ) -> None:
     record = server(toolPolicy=POLICY if restricted else None)
-    verdict = gate.admit(record, ADA, REPLICA, "legacy", None, {}, body)
+    verdict = gate.admit(record, ADA, REPLICA, McpRequest("legacy", body, None), {})
     assert verdict.refused is refused
 
 
@@ -192,9 +199,45 @@ def test_a_2026_call_is_decided_on_its_validated_headers(gate: CallGate) -> None
     # (the data plane validated that the headers agree with the body before asking)
     record = server(toolPolicy=POLICY)
     message = request("tools/call", name="rm")
-    verdict = gate.admit(record, ADA, REPLICA, "modern", message, {"mcp-method": "tools/call", "mcp-name": "rm"}, b"{}")
+    modern = McpRequest("modern", json.dumps(message).encode(), "2026-07-28")
+    verdict = gate.admit(record, ADA, REPLICA, modern, {"mcp-method": "tools/call", "mcp-name": "rm"})
     assert verdict.refused
     client = Client()
     asyncio.run(verdict.refuse(client, []))
     assert client.status == 403
     assert json.loads(client.body)["error"]["code"] == FORBIDDEN
+
+
+def test_a_plain_2025_request_that_holds_no_call_is_passed_without_parsing(gate: CallGate) -> None:
+    # Given a server with no policy and no rate limit
+    record = server()
+
+    # When a 2025 request names no call (here it is not even JSON the gate could read)
+    verdict = gate.admit(record, ADA, REPLICA, McpRequest("legacy", b'{"method":"initialize" broken', None), {})
+
+    # Then it passes untouched, as if there were no gate
+    assert not verdict.refused
+    assert verdict.watch(print) is print  # type: ignore[comparison-overlap]
+
+
+@pytest.mark.parametrize(
+    ("method", "encoding", "content_type"),
+    [
+        ('"tools/call"', "utf-8", "application/json"),
+        ('"tools\\/call"', "utf-8", "application/json"),
+        ('"tools\\u002fcall"', "utf-8", "application/json"),
+        ('"tools/call"', "utf-16", "application/json"),
+        ('"tools/call"', "utf-32-le", "application/json"),
+        ('"tools+AC8-call"', "ascii", "application/json; charset=utf-7"),
+    ],
+)
+def test_a_call_is_found_however_its_method_is_spelled(
+    gate: CallGate, method: str, encoding: str, content_type: str
+) -> None:
+    # Given a caller a policy refuses `rm`
+    record = server(toolPolicy=POLICY)
+    body = ('{"jsonrpc":"2.0","id":1,"method":' + method + ',"params":{"name":"rm"}}').encode(encoding)
+
+    # Then a call to it is refused however the body spells its method (or, unreadable, it is refused anyway)
+    verdict = gate.admit(record, ADA, REPLICA, McpRequest("legacy", body, None), {"content-type": content_type})
+    assert verdict.refused
