@@ -10,7 +10,8 @@ replica chosen, and forwards only what it admits; it wraps the answer with `Admi
    about a tool, prompt or resource outside the caller's grant is answered 403 with a JSON-RPC error (code
    `FORBIDDEN`) the client shows for that request. For MCP 2026-07-28 requests the target is the validated
    `Mcp-Method` / `Mcp-Name` headers; for the 2025 revisions, the body. A batch (2025-03-26) that holds a governed
-   request is refused: calls are admitted one by one. A body that is not JSON is refused for a restricted caller.
+   request is refused: calls are admitted one by one. So is a body declared in another charset than UTF-8 (415),
+   and, for a restricted caller, one that is not JSON yet may name a governed method.
 3. **Concurrency** (`limits.ConcurrencyLimiter`): a call over its replica's cap is answered 429.
 4. **Answers**: `tools/list`, `prompts/list`, `resources/list` answers lose what the caller may not use (JSON bodies
    are held whole to do that; event streams event by event); GET streams of a restricted caller get the same
@@ -121,13 +122,13 @@ class CallGate:
         request counts), or when its bytes may hold a call (or, with a tool policy, any governed method). A method
         name is hidden from that search only by an escape (`\\/`, `\\u`), UTF-16/32 or a charset other than UTF-8,
         each of which makes the body parsed too."""
-        spec, body = record.spec, request.body
-        if request.era == "legacy" and spec.callLimits.ratePerSecond is None and _utf8(headers.get("content-type")):
+        spec, body, utf8 = record.spec, request.body, _utf8(headers.get("content-type"))
+        if request.era == "legacy" and spec.callLimits.ratePerSecond is None and utf8:
             needles = GOVERNED_BYTES if spec.toolPolicy is not None else CALL_BYTES
             if not any(needle in body for needle in needles):
                 return PASSED  # relayed as bytes, as if there were no gate
         message = request.message
-        if not _utf8(headers.get("content-type")):  # the server may decode another charset differently than we do
+        if not utf8:  # the server may decode another charset differently than the gate did
             admission = Admission(self, record, caller, "", None, None, None, len(body), None)
             text = "Send JSON-RPC as UTF-8"
             return admission.refuse_with(415, jsonrpc.INVALID_REQUEST, text, None, "denied")
