@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import time
 from collections import OrderedDict
@@ -69,7 +68,7 @@ from hosted_mcp_gateway.call_recorder import CallRecorder
 from hosted_mcp_gateway.limits import ConcurrencyLimiter, RateLimiter, retry_after
 from hosted_mcp_gateway.mcp_headers import McpRequest
 from hosted_mcp_gateway.sse_endpoint import ENDPOINT_PARAM
-from hosted_mcp_gateway.trace_context import Span, hand_on, start_span
+from hosted_mcp_gateway.trace_context import Span, hand_on, random_hex, start_span
 
 FORBIDDEN = -32003  # JSON-RPC error code of a request outside the server's tool policy
 TOO_MANY_REQUESTS = -32029  # of a request over the server's call limits
@@ -320,7 +319,7 @@ class Admission(Verdict):
         span = self.span
         gate.recorder.add(
             CallRecord(
-                id=os.urandom(16).hex(),
+                id=random_hex(128),
                 serverId=record.id,
                 at=self.at,
                 caller=self.caller.username,

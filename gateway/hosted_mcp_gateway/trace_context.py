@@ -14,6 +14,7 @@ one `"traceparent": "<old>"` member (a body where that member is not found exact
 from __future__ import annotations
 
 import os
+import random
 import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
@@ -22,6 +23,12 @@ from typing import Any
 TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$")
 ZERO_TRACE, ZERO_SPAN = "0" * 32, "0" * 16
 META_KEY = "traceparent"
+# Trace and span ids must be unique, not secret: a generator seeded once costs no system call per id.
+_IDS = random.Random(os.urandom(32))  # noqa: S311
+
+
+def random_hex(bits: int) -> str:
+    return f"{_IDS.getrandbits(bits):0{bits // 4}x}"
 
 
 @dataclass(frozen=True)
@@ -58,10 +65,14 @@ def start_span(headers: Mapping[str, str], message: Mapping[str, Any] | None) ->
     in_meta = parse(meta_value)
     found = in_meta or parse(headers.get("traceparent"))
     if found is None:
-        fresh = os.urandom(24).hex()
-        return Span(fresh[16:], fresh[:16], None, "01", None)
+        return Span(random_hex(128), _span_id(), None, "01", None)
     trace_id, parent_id, flags = found
-    return Span(trace_id, os.urandom(8).hex(), parent_id, flags, meta_value if in_meta else None)
+    return Span(trace_id, _span_id(), parent_id, flags, meta_value if in_meta else None)
+
+
+def _span_id() -> str:
+    span = random_hex(64)
+    return span if span != ZERO_SPAN else _span_id()
 
 
 def hand_on(span: Span, headers: MutableMapping[str, str], message: Any, body: bytes | None) -> bytes | None:
