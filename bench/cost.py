@@ -440,5 +440,97 @@ def price_table() -> Table:
     return table
 
 
+# -- the data plane, per million calls ---------------------------------------------------------------------------
+
+MILLION = 1_000_000
+AUTHORIZER_MEMORY_GB = 1.0  # template.yaml AuthorizerFunction MemorySize 1024
+AUTHORIZER_READS = 2  # strongly consistent GetItems per decision: the name guard, then the record (<= 4 KB each)
+FIREHOSE_RECORD_KB = 5
+
+
+def dynamodb_item_bytes(item: dict[str, Any]) -> int:
+    """DynamoDB's size of an item (AttributeValue map): attribute names plus values (strings by UTF-8 length,
+    numbers by about one byte per two significant digits plus one)."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        ((kind, raw),) = value.items()
+        size += len(str(raw).encode()) if kind == "S" else len(str(raw).replace(".", "").lstrip("0-")) // 2 + 1
+    return size
+
+
+@dataclass(frozen=True)
+class PerMillionCalls:
+    item_bytes: int
+    audit_writes: float
+    audit_storage_month: float
+    firehose: float
+    authorizer: float
+
+    @property
+    def audit(self) -> float:
+        return self.audit_writes + self.audit_storage_month
+
+
+def per_million_calls() -> PerMillionCalls:
+    """What a million calls cost the data plane's own pieces: their audit entries (written, kept a month), and the
+    uncached data-plane authorizer for each request. The item is the real one the adapter writes for a typical call."""
+    from hosted_mcp.adapters.dynamodb_calls import call_item
+    from hosted_mcp.models.calls import CallOutcome, CallRecord
+
+    call = CallRecord(
+        id="9f86d081884c7d659a2feaa0c55ad015",
+        serverId="2c26b46b68ffc68ff99b453c1d304134",
+        at=datetime(2026, 12, 1, 9, 30, 12, 123456, tzinfo=UTC),
+        caller="ada.lovelace@example.com",
+        credentialType="jwt",
+        method="tools/call",
+        name="search_documents",
+        outcome=CallOutcome.OK,
+        durationMs=12.345,
+        requestBytes=412,
+        responseBytes=2980,
+        traceId="4bf92f3577b34da6a3ce929d0e0e4736",
+        spanId="00f067aa0ba902b7",
+        parentSpanId="b7ad6b7169203331",
+    )
+    item_bytes = dynamodb_item_bytes(call_item(call, timedelta(days=30)))
+    stored_gb = MILLION * (item_bytes + 100) / KB**3
+    duration = prices.ASSUMED_AUTHORIZER_MS.value / 1000 * AUTHORIZER_MEMORY_GB * prices.LAMBDA_GB_SECOND_ARM.value
+    return PerMillionCalls(
+        item_bytes=item_bytes,
+        audit_writes=wru(item_bytes, transactional=False) * prices.DYNAMODB_MILLION_WRU.value,
+        audit_storage_month=stored_gb * prices.DYNAMODB_GB_MONTH.value,
+        firehose=MILLION * FIREHOSE_RECORD_KB / KB**2 * prices.FIREHOSE_GB_INGESTED.value,
+        authorizer=prices.LAMBDA_MILLION_REQUESTS.value
+        + MILLION * duration
+        + AUTHORIZER_READS * prices.DYNAMODB_MILLION_RRU.value,
+    )
+
+
+def per_call_table() -> Table:
+    cost = per_million_calls()
+    table = Table("Cost: the data plane's own pieces, per million calls (us-east-1 on-demand)", ["what", "USD"])
+    table.add("audit trail: DynamoDB on-demand writes (1 WRU per call)", f"${cost.audit_writes:.3f}")
+    table.add("audit trail: storage, kept 30 days", f"${cost.audit_storage_month:.3f}")
+    table.add("audit trail, total", f"${cost.audit:.3f}")
+    table.add("(alternative: Firehose to S3, ingestion only)", f"${cost.firehose:.3f}")
+    table.add("data-plane authorizer, uncached: one invocation per request", f"${cost.authorizer:.3f}")
+    wru_price, gb_month = prices.DYNAMODB_MILLION_WRU.value, prices.DYNAMODB_GB_MONTH.value
+    table.notes = [
+        f"An audit item is {cost.item_bytes} bytes (the item the adapter writes for a typical call: 14 fields, keys "
+        f"and expiry), so one write request unit; stored with DynamoDB's 100-byte overhead. Writes: 1,000,000 x "
+        f"${wru_price}/million WRU. Storage: 1,000,000 x {cost.item_bytes + 100} B x ${gb_month}/GB-month for the "
+        "one month retention keeps it.",
+        f"Firehose bills each record as at least {FIREHOSE_RECORD_KB} KB: 1,000,000 x 5 KB = 4.77 GB x "
+        f"${prices.FIREHOSE_GB_INGESTED.value}/GB; cheaper, but read through Athena in seconds, not an API page.",
+        f"Authorizer: ${prices.LAMBDA_MILLION_REQUESTS.value}/million requests + "
+        f"{prices.ASSUMED_AUTHORIZER_MS.value:g} ms (assumed) x 1 GB x ${prices.LAMBDA_GB_SECOND_ARM.value}/GB-s + "
+        f"{AUTHORIZER_READS} strongly consistent reads x ${prices.DYNAMODB_MILLION_RRU.value}/million RRU. It is "
+        "per request (each MCP message a client POSTs), not per call; the router's reads are cached 5 s.",
+    ]
+    return table
+
+
 def run(args: object) -> list[Table]:
-    return [*tables(TaskSize()), *tables(TaskSize(arch="x86_64"))[:1], price_table()]
+    return [*tables(TaskSize()), *tables(TaskSize(arch="x86_64"))[:1], per_call_table(), price_table()]

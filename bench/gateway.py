@@ -3,6 +3,11 @@
 One InService stdio server (the example greeter behind mcp-proxy). Each client opens its own MCP session and
 calls `echo` in a loop: 1 client, then 8 concurrent clients, each phase bounded by a call count and a time
 limit. Direct and gateway phases alternate, twice, so machine drift hits both alike. Loopback only.
+
+A second server, the same greeter, has the per-call rules on: a 20-tool policy (echo among them, for every caller)
+and the call audit; the first has both off. The gateway's CPU per call on each, side by side, is what the rules
+cost the hop (target: at most 0.1 ms more per call). The same rules are also timed in process, without the network
+and the rest of the machine's noise (`bench.call_rules`).
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.call_rules import rules_table
 from bench.harness import McpSession, RunningPlatform, cpu_seconds, stdio_body
 from bench.stats import Table, Target, ms, percentile, ratio, times
 
 LATENCY_TARGET = Target(1.10)
 THROUGHPUT_TARGET = Target(0.90, at_most=False)
+RULES_TARGET_MS = 0.1  # CPU per call the tool policy and the audit may add to the hop
 ROUNDS = 2
+POLICY_TOOLS = ["echo", *(f"tool_{n:02d}" for n in range(1, 19)), "report_*"]  # 20 entries, one a glob
 
 
 @dataclass
@@ -89,20 +97,26 @@ def run(args: Any) -> list[Table]:
     with tempfile.TemporaryDirectory(prefix="hosted-mcp-bench-") as tmp:
         platform = RunningPlatform(Path(tmp) / "data").start()
         try:
-            created = platform.create(stdio_body("bench-gateway"))
+            created = platform.create({**stdio_body("bench-gateway"), "auditCalls": False})
+            ruled = platform.create(
+                {**stdio_body("bench-policy"), "auditCalls": True, "toolPolicy": {"*": {"tools": POLICY_TOOLS}}}
+            )
             platform.wait_for(created["id"], "InService", timeout=120)
+            platform.wait_for(ruled["id"], "InService", timeout=120)
             direct_url = f"http://127.0.0.1:{platform.replica_port(created['id'])}/mcp"
-            gateway_url = f"{platform.url}/mcp/{created['normalizedName']}/mcp"
+            bearer = {"Authorization": f"Bearer {platform.token('bench-user')}"}
             paths = {
                 "direct": (direct_url, {}),
-                "gateway": (gateway_url, {"Authorization": f"Bearer {platform.token('bench-user')}"}),
+                "gateway": (f"{platform.url}/mcp/{created['normalizedName']}/mcp", bearer),
+                "gateway, policy + audit": (f"{platform.url}/mcp/{ruled['normalizedName']}/mcp", bearer),
             }
+            replica_of = {"gateway, policy + audit": ruled["id"]}
             for url, headers in paths.values():  # warm both paths: connections, imports, the proxy's child
                 load(url, headers, 1, 20, 5)
             for _ in range(ROUNDS):
                 for clients in (1, 8):
                     for name, (url, headers) in paths.items():
-                        replica = platform.replica_pids(created["id"])
+                        replica = platform.replica_pids(replica_of.get(name, created["id"]))
                         assert platform.process is not None
                         before = cpu_seconds([platform.process.pid]), cpu_seconds(replica)
                         phase = load(url, headers, clients, args.calls // ROUNDS, args.seconds / ROUNDS)
@@ -128,6 +142,25 @@ def run(args: Any) -> list[Table]:
             "CPU/call mcp-proxy+server",
         ],
     )
+    rules = Table(
+        "Per-call rules on the hop: the gateway's CPU per tools/call, tool policy and call audit off vs on",
+        ["clients", "both off", "20-tool policy + audit", "difference", "target", "verdict"],
+    )
+    for clients in (1, 8):
+        off, on = merge(results[("gateway", clients)]), merge(results[("gateway, policy + audit", clients)])
+        off_ms = off.gateway_cpu / max(1, len(off.latencies)) * 1000
+        on_ms = on.gateway_cpu / max(1, len(on.latencies)) * 1000
+        grown = on_ms - off_ms
+        verdict = "met" if grown <= RULES_TARGET_MS else f"MISSED by {grown - RULES_TARGET_MS:.3f} ms"
+        rules.add(
+            clients, f"{off_ms:.3f} ms", f"{on_ms:.3f} ms", f"{grown:+.3f} ms", f"<= +{RULES_TARGET_MS} ms", verdict
+        )
+    rules.notes = [
+        "Both servers are the same greeter behind mcp-proxy, called through the same gateway in alternating phases; "
+        f"one has no policy and auditCalls false, the other a {len(POLICY_TOOLS)}-entry tool policy (echo allowed, "
+        "one glob) and auditCalls true (each call written to SQLite by the audit writer, in the same process).",
+        "CPU per call: the platform process's user + system CPU during the phase (/proc), over the calls made.",
+    ]
     for clients in (1, 8):
         direct, gateway = merge(results[("direct", clients)]), merge(results[("gateway", clients)])
         d50, g50 = percentile(direct.latencies, 50), percentile(gateway.latencies, 50)
@@ -171,4 +204,4 @@ def run(args: Any) -> list[Table]:
         "does not move with other load on a shared machine. The gateway's own cost is its CPU/call on the "
         "gateway path.",
     ]
-    return [table]
+    return [table, rules, rules_table(POLICY_TOOLS)]

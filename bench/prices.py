@@ -170,6 +170,20 @@ DYNAMODB_MILLION_RRU = Price(
     "https://airbyte.com/data-engineering-resources/dynamodb-pricing",
     secondary=True,
 )
+DYNAMODB_GB_MONTH = Price(
+    0.25,
+    "per GB-month stored, Standard table class (each item counts 100 bytes of overhead)",
+    "https://aws.amazon.com/dynamodb/pricing/on-demand/; figure from "
+    "https://airbyte.com/data-engineering-resources/dynamodb-pricing",
+    secondary=True,
+)
+FIREHOSE_GB_INGESTED = Price(
+    0.029,
+    "per GB ingested, Direct PUT, first 500 TB/month (each record rounded up to the next 5 KB)",
+    "https://aws.amazon.com/firehose/pricing/",
+    secondary=True,
+    note="The alternative considered for the call audit trail (Firehose to S3).",
+)
 STEP_FUNCTIONS_THOUSAND_TRANSITIONS = Price(
     0.025,
     "per 1,000 state transitions, Standard workflows (4,000 free per month)",
@@ -225,6 +239,12 @@ ASSUMED_ROUTER_LOG_GB_MONTH = Price(
 ASSUMED_IMAGES_GB = Price(
     0.5,
     "GB the two images we own take in ECR (stdio base ~0.4 GB with Python and Node, router ~0.1 GB, compressed)",
+    "assumption",
+    assumption=True,
+)
+ASSUMED_AUTHORIZER_MS = Price(
+    20.0,
+    "billed milliseconds per warm data-plane authorizer invocation (1024 MB arm64: a JWT check and two reads)",
     "assumption",
     assumption=True,
 )

@@ -37,6 +37,7 @@ from hosted_mcp.models.domain import Caller, ServerRecord
 from hosted_mcp.models.fields import ServerStatus, ServerType
 from hosted_mcp_gateway import cors, jsonrpc
 from hosted_mcp_gateway.asgi import answer, problem, with_headers
+from hosted_mcp_gateway.calls import CallGate
 from hosted_mcp_gateway.eras import Call, EraProbe, ModernBridge, caller_key
 from hosted_mcp_gateway.forwarder import (
     UpstreamError,
@@ -48,8 +49,8 @@ from hosted_mcp_gateway.forwarder import (
     stream_answer,
 )
 from hosted_mcp_gateway.legacy_front import LegacyFront
-from hosted_mcp_gateway.mcp_headers import HeaderProblem, validate
-from hosted_mcp_gateway.sessions import SessionIds
+from hosted_mcp_gateway.mcp_headers import HeaderProblem, McpRequest, validate
+from hosted_mcp_gateway.sessions import PinnedSession, SessionIds
 from hosted_mcp_gateway.sse_endpoint import ENDPOINT_PARAM, SseEndpoints
 from hosted_mcp_gateway.trusted_host import TrustedHosts
 
@@ -104,6 +105,7 @@ class DataPlane:
         key: bytes,
         pool: UpstreamPool | None = None,
         unavailable: Callable[[ServerRecord], str] | None = None,
+        calls: CallGate | None = None,
     ) -> None:
         self.decide = decide
         self.replicas = replicas
@@ -115,6 +117,7 @@ class DataPlane:
         self.bridge = ModernBridge(self.pool, key)
         self.front = LegacyFront(self.pool)
         self.eras = EraProbe(self.pool)
+        self.calls = calls or CallGate()
 
     async def close(self) -> None:
         await self.bridge.close()
@@ -150,6 +153,8 @@ class DataPlane:
         grant = cors.grant(headers.get("origin"), self.hosts)
         query = scope.get("query_string", b"").decode("latin-1")
         first = rest.split("/", 1)[0]
+        if method == "GET":
+            send = self.calls.watch_stream(record, caller, send, sse_transport=first == "sse")
         if first == "mcp" and record.spec.serverType is ServerType.SSE and method != "POST":
             await self._sse_server_session(scope, receive, send, headers, record, caller, grant)
         elif first == "mcp" and method == "POST":
@@ -189,6 +194,47 @@ class DataPlane:
             return
         pinned = self.sessions.inward(record.id, headers.get("mcp-session-id"), replicas)
         replica = pinned.replica if pinned else self.sessions.next_replica(record.id, replicas)
+        verdict = self.calls.admit(record, caller, replica, request, headers)
+        if verdict.refused:
+            await verdict.refuse(send, grant)
+            return
+        try:
+            forwarded = verdict.forwarded(body)
+            watched = verdict.watch(send)
+            await self._forward_post(
+                scope,
+                receive,
+                watched,
+                headers,
+                record,
+                caller,
+                request,
+                replica,
+                pinned,
+                forwarded,
+                rest,
+                query,
+                grant,
+            )
+        finally:
+            verdict.end()
+
+    async def _forward_post(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        record: ServerRecord,
+        caller: Caller,
+        request: McpRequest,
+        replica: str,
+        pinned: PinnedSession | None,
+        body: bytes,
+        rest: str,
+        query: str,
+        grant: list[tuple[bytes, bytes]],
+    ) -> None:
         sse_only = record.spec.serverType is ServerType.SSE
         if sse_only and request.era == "legacy":
             await self.front.post(
@@ -263,13 +309,27 @@ class DataPlane:
         query: str,
         grant: list[tuple[bytes, bytes]],
     ) -> None:
-        endpoint = self.endpoints.resolve(record.id, parse_qs(query)[ENDPOINT_PARAM][0], replicas)
+        token = parse_qs(query)[ENDPOINT_PARAM][0]
+        endpoint = self.endpoints.resolve(record.id, token, replicas)
         if endpoint is None:
             await problem(send, 404, "SessionNotFound", "This SSE session is not known (any more): connect again")
             return
-        body = await _request_body(scope, receive, headers)
+        body = await read_body(receive, limit=MAX_MESSAGE_BYTES)
+        if body is None:
+            await problem(send, 413, "PayloadTooLarge", f"A message is at most {MAX_MESSAGE_BYTES} bytes")
+            return
+        request = McpRequest("legacy", body, headers.get("mcp-protocol-version"))
+        verdict = self.calls.admit(record, caller, endpoint.replica, request, headers, endpoint=token)
+        if verdict.refused:
+            await verdict.refuse(send, grant)
+            return
         target = Target(endpoint.replica, endpoint.target)
-        await self._relay(scope, receive, send, headers, record, caller, target, body, grant)
+        try:
+            await self._relay(
+                scope, receive, verdict.watch(send), headers, record, caller, target, verdict.forwarded(body), grant
+            )
+        finally:
+            verdict.end()
 
     # -- relaying ---------------------------------------------------------------------------------------------
 

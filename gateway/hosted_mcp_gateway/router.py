@@ -7,6 +7,12 @@ group is this service. The router then does what the local gateway does, with th
 sealed so that any router task can route them, the SSE endpoint rewritten, both protocol eras, header validation,
 identity headers to the server and never the caller's credential.
 
+Per tool: the router takes the same tool-policy decision as the authorizer (`hosted_mcp.auth.tool_access`), also
+for what the authorizer cannot see (2025-revision requests name their tool only in the body), cuts list answers to
+the caller's grant, enforces the call limits (per router task: see `limits`), records every call in the audit
+table (`CALL_AUDIT_TABLE_NAME`, batched) and writes the calls, errors and latency per server and tool as CloudWatch
+metrics (Powertools, every `METRICS_SECONDS`).
+
 Trust: the identity headers are believed because only API Gateway reaches the ALB (its security group admits
 the VPC link's alone) and API Gateway's mapping replaces whatever the client sent under those names; a request
 without them is refused. Every inbound `X-Hosted-Mcp-*` header is dropped on the way to the server, which hears
@@ -24,10 +30,12 @@ Run: `hosted-mcp-router` (the router image's entry point), settings from the env
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -42,6 +50,9 @@ from hosted_mcp.auth.roles import data_plane_server, require_use
 from hosted_mcp.errors import Forbidden, Unauthorized
 from hosted_mcp.models.domain import ServerRecord
 from hosted_mcp_gateway.asgi import problem
+from hosted_mcp_gateway.call_metrics import CallMetrics, emit_to_cloudwatch
+from hosted_mcp_gateway.call_recorder import CallRecorder
+from hosted_mcp_gateway.calls import CallGate
 from hosted_mcp_gateway.dataplane import DataPlane
 from hosted_mcp_gateway.request_line import RequestLineRule
 from hosted_mcp_gateway.trusted_host import TrustedHosts
@@ -69,6 +80,9 @@ class RouterSettings(BaseModel):
     port: int = Field(8080, alias="PORT", ge=1, le=65535)
     record_ttl_seconds: float = Field(5.0, alias="RECORD_TTL_SECONDS", ge=0, le=300)
     dns_ttl_seconds: float = Field(5.0, alias="DNS_TTL_SECONDS", ge=0, le=300)
+    call_audit_table_name: str | None = Field(None, alias="CALL_AUDIT_TABLE_NAME", min_length=1)
+    call_audit_retention_days: float = Field(30.0, alias="CALL_AUDIT_RETENTION_DAYS", gt=0, le=3650)
+    metrics_seconds: float = Field(60.0, alias="METRICS_SECONDS", ge=1, le=3600)
 
     @field_validator("sealing_key", mode="before")
     @classmethod
@@ -163,18 +177,21 @@ def create_app(
     *,
     resolve: Callable[[str], list[str]] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    calls: CallGate | None = None,
 ) -> RequestLineRule:
     records = ExpiringRecords(read_record, settings.record_ttl_seconds, clock)
+    gate = calls or CallGate(metrics=CallMetrics(keep_samples=True))
     plane = DataPlane(
         decide=edge_decision(records),
         replicas=DnsReplicas(settings.namespace, settings.dns_ttl_seconds, clock, resolve),
         hosts=TrustedHosts(settings.allowed_origins, check_host=False),
         key=settings.sealing_key,
+        calls=gate,
     )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send, plane)
+            await _lifespan(receive, send, plane, settings.metrics_seconds)
             return
         if scope["type"] != "http":
             return
@@ -190,12 +207,19 @@ def create_app(
     return RequestLineRule(app)
 
 
-async def _lifespan(receive: Receive, send: Send, plane: DataPlane) -> None:
+async def _lifespan(receive: Receive, send: Send, plane: DataPlane, metrics_seconds: float) -> None:
+    exporting: asyncio.Task[None] | None = None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            exporting = asyncio.ensure_future(_export_metrics(plane.calls.metrics, metrics_seconds))
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if exporting is not None:
+                exporting.cancel()
+            emit_to_cloudwatch(plane.calls.metrics.drain())
+            if plane.calls.recorder is not None:
+                plane.calls.recorder.close()
             await plane.close()
             await send({"type": "lifespan.shutdown.complete"})
             return
@@ -204,20 +228,35 @@ async def _lifespan(receive: Receive, send: Send, plane: DataPlane) -> None:
 def build(
     settings: RouterSettings, dynamodb: Any, *, resolve: Callable[[str], list[str]] | None = None
 ) -> RequestLineRule:
-    """The router as its task runs it: server records read from the servers table by name (GetItem, nothing else;
-    template.yaml's RouterTaskRole grants exactly that, tests/integration/test_router_role.py proves it), tasks
-    found in Cloud Map (`resolve` stands in for it in tests and benches)."""
+    """The router as its task runs it: server records read from the servers table by name (GetItem), the call
+    audit trail written to its table (BatchWriteItem) when one is configured, tasks found in Cloud Map (`resolve`
+    stands in for it in tests and benches). template.yaml's RouterTaskRole grants exactly those calls, which
+    tests/integration/test_router_role.py proves."""
     from hosted_mcp.adapters.dynamodb import DynamoDbServerStore
+    from hosted_mcp.adapters.dynamodb_calls import DynamoDbCallAudit
 
     store = DynamoDbServerStore(dynamodb, settings.servers_table_name)
-    return create_app(settings, store.get_by_name, resolve=resolve)
+    recorder = None
+    if settings.call_audit_table_name:
+        retention = timedelta(days=settings.call_audit_retention_days)
+        recorder = CallRecorder(DynamoDbCallAudit(dynamodb, settings.call_audit_table_name, retention=retention))
+    gate = CallGate(recorder=recorder, metrics=CallMetrics(keep_samples=True))
+    return create_app(settings, store.get_by_name, resolve=resolve, calls=gate)
+
+
+async def _export_metrics(metrics: CallMetrics, seconds: float) -> None:
+    """Every interval, what the data plane counted, as CloudWatch metrics on the task's log."""
+    while True:
+        await asyncio.sleep(seconds)
+        emit_to_cloudwatch(metrics.drain())
 
 
 USAGE = """usage: hosted-mcp-router
 
 The Hosted MCP data-plane router (AWS): API Gateway -> ALB -> this -> server tasks found in Cloud Map.
 Configured by environment variables only: SERVERS_TABLE_NAME, DISCOVERY_NAMESPACE, ROUTER_SEALING_KEY (required);
-AWS_REGION, ALLOWED_ORIGINS, PORT (8080), RECORD_TTL_SECONDS (5), DNS_TTL_SECONDS (5).
+AWS_REGION, ALLOWED_ORIGINS, PORT (8080), RECORD_TTL_SECONDS (5), DNS_TTL_SECONDS (5), CALL_AUDIT_TABLE_NAME,
+CALL_AUDIT_RETENTION_DAYS.
 """
 
 

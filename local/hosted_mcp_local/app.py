@@ -6,7 +6,8 @@
   (`hosted_mcp.auth.decision.decide`) allows the route for the caller, then the request becomes an API Gateway
   REST proxy event whose `requestContext.authorizer` is that caller, resolved by the same Powertools resolver the
   Lambda runs.
-- `GET /events`: status events as a server-sent event stream (admins); `GET /mcp/{serverId}/logs`: local logs.
+- `GET /events`: status events as a server-sent event stream (admins); `GET /mcp/{serverId}/logs`: local logs;
+  `GET /metrics`: the data plane's calls, errors and latency per server and tool, Prometheus text (admins).
 - Everything else: the web UI's static files when they are installed.
 
 Every request first passes the request-line rule (`hosted_mcp_gateway.request_line`).
@@ -40,6 +41,8 @@ from hosted_mcp.auth.roles import Role, require_role
 from hosted_mcp.errors import DomainError, NotFound
 from hosted_mcp.models.domain import Caller
 from hosted_mcp.models.events import StatusChanged
+from hosted_mcp_gateway.call_metrics import CallMetrics, prometheus_text
+from hosted_mcp_gateway.calls import CallGate
 from hosted_mcp_gateway.dataplane import DataPlane
 from hosted_mcp_gateway.request_line import RequestLineRule
 from hosted_mcp_gateway.trusted_host import TrustedHosts
@@ -77,12 +80,14 @@ class Gateway:
         # exact (see caches.py): records are re-read after any committed write, API keys are never cached.
         self.authenticator = CachingAuthenticator(platform.authenticator)
         self.records = RecordCache(platform.store)
+        self.metrics = CallMetrics()
         self.plane = DataPlane(
             decide=lambda method, path, headers: decide(self.authenticator, self.records, method, path, headers),
             replicas=lambda record: platform.supervisor.replica_urls(record.id),
             unavailable=lambda record: platform.supervisor.unavailable(record.id),
             hosts=self.hosts,
             key=platform.gateway_key,
+            calls=CallGate(recorder=platform.call_recorder, metrics=self.metrics),
         )
         self._resolver_lock = threading.Lock()
 
@@ -184,6 +189,13 @@ class Gateway:
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-tail:]
             chunks.append("".join(f"[{path.stem}] {line}\n" for line in lines))
         return PlainTextResponse("".join(chunks))
+
+    async def metrics_text(self, request: Request) -> Response:
+        """The data plane's counts in Prometheus text format (admins: they name servers, tools and outcomes)."""
+        if (refused := self.refuse_non_admin(request)) is not None:
+            return refused
+        text = prometheus_text(self.metrics.snapshot())
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4", headers={"Cache-Control": "no-store"})
 
     async def jwks(self, request: Request) -> Response:
         return JSONResponse({"keys": [self.platform.issuer.public_jwk()]})
@@ -316,6 +328,7 @@ def create_app(platform: Platform, *, allowed_hosts: tuple[str, ...] = (), web_d
         Route("/healthz", gateway.health, methods=["GET"]),
         Route("/.well-known/jwks.json", gateway.jwks, methods=["GET"]),
         Route("/events", gateway.events, methods=["GET"]),
+        Route("/metrics", gateway.metrics_text, methods=["GET"]),
         Route("/mcp/{server}/logs", gateway.logs, methods=["GET"]),
         Route("/mcp/{name}/{rest:path}", _management(gateway), methods=methods),
     ]

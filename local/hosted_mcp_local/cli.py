@@ -276,6 +276,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 base_url=base_url,
                 reconcile_interval=args.reconcile_interval,
                 allowed_hosts=allowed,
+                audit_retention_days=args.audit_retention_days,
             )
         )
     except DataDirInUse as error:
@@ -350,9 +351,38 @@ def update_body(args: argparse.Namespace) -> dict[str, Any]:
         scaling["maxCapacity"] = args.max_capacity if args.max_capacity is not None else max(low, 1)
     if args.description is not None:
         body["description"] = args.description
+    if args.tool_policy is not None:
+        body["toolPolicy"] = tool_policy_argument(args.tool_policy)
+    limits = {
+        key: value
+        for key, value in (
+            ("ratePerSecond", args.rate),
+            ("burst", args.burst),
+            ("maxConcurrentPerReplica", args.max_concurrent),
+        )
+        if value is not None
+    }
+    if limits:
+        body["callLimits"] = limits
+    if args.audit_calls is not None:
+        body["auditCalls"] = args.audit_calls == "on"
     if not body:
-        raise CliError("nothing to update: give -f FILE, --env, --groups, --min-capacity or --description", EXIT_USAGE)
+        raise CliError(
+            "nothing to update: give -f FILE, --env, --groups, --min-capacity, --description, --tool-policy, "
+            "--rate, --max-concurrent or --audit-calls",
+            EXIT_USAGE,
+        )
     return body
+
+
+def tool_policy_argument(value: str) -> Any:
+    """`--tool-policy`: inline JSON (`{}` removes the policy), or a JSON/YAML file (`-` for stdin)."""
+    if value.lstrip().startswith("{"):
+        try:
+            return json.loads(value)
+        except ValueError as error:
+            raise CliError(f"--tool-policy: not valid JSON ({error})", EXIT_USAGE) from error
+    return read_body(value)
 
 
 def cmd_update(args: argparse.Namespace) -> int:
@@ -365,6 +395,41 @@ def cmd_update(args: argparse.Namespace) -> int:
             merged[name] = value
         args.env = [f"{k}={v}" for k, v in merged.items()]
     show_server(args, client.call("PUT", f"/mcp/{server['id']}", update_body(args)))
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """The server's audit trail: its status changes, or its data-plane calls (newest first, one page)."""
+    client = api(args)
+    server = client.server(args.server)
+    params: dict[str, Any] = {"kind": args.kind}
+    if args.kind == "call":
+        params["limit"] = args.limit
+    page = client.call("GET", f"/mcp/{server['id']}/audit", params=params)
+    if args.json:
+        emit_json(page)
+    elif args.kind == "call":
+        rows = [
+            [
+                c["at"],
+                c["caller"],
+                c["credentialType"],
+                c["method"],
+                c.get("name") or "",
+                c["outcome"],
+                f"{c['durationMs']:.1f}",
+                f"{c['requestBytes']}/{c['responseBytes']}",
+            ]
+            for c in page["Items"]
+        ]
+        print(table(rows, ["AT", "CALLER", "CREDENTIAL", "METHOD", "NAME", "OUTCOME", "MS", "BYTES IN/OUT"]))
+    else:
+        rows = [
+            [str(e["version"]), e["at"], e["actor"], e.get("fromStatus") or "-", e.get("toStatus") or "(removed)",
+             e["reason"]]
+            for e in page["Items"]
+        ]  # fmt: skip
+        print(table(rows, ["VERSION", "AT", "ACTOR", "FROM", "TO", "REASON"]))
     return EXIT_OK
 
 
@@ -568,6 +633,12 @@ def parser() -> argparse.ArgumentParser:
         help=f"mcp-proxy for stdio servers (env HOSTED_MCP_PROXY_BIN; default: on PATH, else {PROJECT_PROXY})",
     )
     serve.add_argument("--reconcile-interval", type=float, default=60.0, help="seconds between reconciler sweeps")
+    serve.add_argument(
+        "--audit-retention-days",
+        type=float,
+        default=float(os.environ.get("HOSTED_MCP_AUDIT_RETENTION_DAYS") or 30),
+        help="days the data-plane call audit is kept (env HOSTED_MCP_AUDIT_RETENTION_DAYS; default 30)",
+    )
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(run=cmd_serve)
 
@@ -600,6 +671,15 @@ def parser() -> argparse.ArgumentParser:
     update.add_argument("--min-capacity", type=int)
     update.add_argument("--max-capacity", type=int)
     update.add_argument("--description")
+    update.add_argument(
+        "--tool-policy",
+        metavar="JSON|FILE",
+        help='who may use which tools, prompts, resources: {"group": {"tools": ["name", "glob*"]}}; {} removes it',
+    )
+    update.add_argument("--rate", type=float, help="requests per second each caller may make (callLimits)")
+    update.add_argument("--burst", type=int, help="requests a caller may make at once (with --rate)")
+    update.add_argument("--max-concurrent", type=int, help="calls in flight per replica")
+    update.add_argument("--audit-calls", choices=["on", "off"], help="record every call in the audit trail")
     update.set_defaults(run=cmd_update)
 
     for name, enabled in (("start", True), ("stop", False)):
@@ -616,6 +696,12 @@ def parser() -> argparse.ArgumentParser:
     wait.add_argument("--for", dest="status", default="InService", help="status to wait for (or Deleted)")
     wait.add_argument("--timeout", type=float, default=300.0, help="seconds (default 300)")
     wait.set_defaults(run=cmd_wait)
+
+    audit = client_command("audit", "a server's audit trail: status changes, or its data-plane calls")
+    audit.add_argument("server", help="id or name")
+    audit.add_argument("--kind", choices=["status", "call"], default="status", help="default: status changes")
+    audit.add_argument("--limit", type=int, default=100, help="calls to show, newest first (default 100)")
+    audit.set_defaults(run=cmd_audit)
 
     logs = client_command("logs", "print a server's process logs (local platform)")
     logs.add_argument("server", help="id or name")

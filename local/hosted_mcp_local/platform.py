@@ -13,8 +13,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -29,10 +30,13 @@ from hosted_mcp.lifecycle import lifecycle
 from hosted_mcp.logic import reactions
 from hosted_mcp.logic.servers import utc_now
 from hosted_mcp.logic.transitions import amend
+from hosted_mcp.models.calls import CallRecord
 from hosted_mcp.models.domain import StatusChange
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp.models.settlement import Settlement
 from hosted_mcp.ports import (
+    CallAudit,
+    CallPage,
     Connections,
     DeploymentBackend,
     ReadinessProbe,
@@ -40,11 +44,12 @@ from hosted_mcp.ports import (
     StatusEvents,
     TransitionMetrics,
 )
+from hosted_mcp_gateway.call_recorder import CallRecorder
 from hosted_mcp_local.events import LocalStatusEvents
 from hosted_mcp_local.identity import LocalIssuer, gateway_key, local_auth_settings, server_secret
 from hosted_mcp_local.pump import ChangeFeedPump
 from hosted_mcp_local.settings import SupervisionSettings
-from hosted_mcp_local.store import SqliteApiKeyStore, SqliteServerStore
+from hosted_mcp_local.store import SqliteApiKeyStore, SqliteCallAudit, SqliteServerStore
 from hosted_mcp_local.supervisor import ProcessSupervisor
 
 logger = Logger(service="hosted-mcp-local")
@@ -65,6 +70,7 @@ class PlatformConfig:
     startup_timeout: float = 60.0
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
     supervision: SupervisionSettings = field(default_factory=SupervisionSettings.from_environ)
+    audit_retention_days: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,22 @@ class LocalReactionPorts:
     base_url: str
     connections: Connections | None = None
     metrics: TransitionMetrics | None = None
+
+
+class CallsReadAfterWrites(CallAudit):
+    """The call audit trail as the management API reads it on one machine: what the gateway handed over is written
+    before a read, so a call is in the trail as soon as its answer is complete."""
+
+    def __init__(self, audit: CallAudit, recorder: CallRecorder) -> None:
+        self.audit = audit
+        self.recorder = recorder
+
+    def record(self, calls: Sequence[CallRecord]) -> None:
+        self.audit.record(calls)
+
+    def calls(self, server_id: str, limit: int, next_token: str | None = None) -> CallPage:
+        self.recorder.flush()
+        return self.audit.calls(server_id, limit, next_token)
 
 
 class Platform:
@@ -108,7 +130,15 @@ class Platform:
             store=self.store, backend=self.supervisor, probe=self.probe, events=self.events, base_url=config.base_url
         )
         self.pump = ChangeFeedPump(self.store, self.react)
-        self.services = ApiServices(store=self.store, base_url=config.base_url, api_keys=self.api_keys)
+        retention = timedelta(days=config.audit_retention_days)
+        self.call_audit = SqliteCallAudit(config.data_dir / DB_FILE, retention=retention)
+        self.call_recorder = CallRecorder(self.call_audit, prune=self.call_audit.prune)
+        self.services = ApiServices(
+            store=self.store,
+            base_url=config.base_url,
+            api_keys=self.api_keys,
+            calls=CallsReadAfterWrites(self.call_audit, self.call_recorder),
+        )
         self.resolver = build_resolver(lambda: self.services)
         self._stopping = threading.Event()
         self._reconciler: threading.Thread | None = None
@@ -136,6 +166,8 @@ class Platform:
         if self._reconciler is not None:
             self._reconciler.join(timeout=5)
         self.supervisor.close()
+        self.call_recorder.close()
+        self.call_audit.close()
         self.store.close()
         if self._lock is not None:
             self._lock.close()  # closing the file releases the lock

@@ -12,16 +12,17 @@ import binascii
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hosted_mcp.auth.api_keys import ApiKeyRecord, ApiKeyStore
 from hosted_mcp.errors import ConcurrentModification, InvalidRequest, NameConflict, NotFound
+from hosted_mcp.models.calls import CallRecord
 from hosted_mcp.models.domain import AuditEntry, ServerRecord
-from hosted_mcp.ports import Page, ServerStore
+from hosted_mcp.ports import CallAudit, CallPage, Page, ServerStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS servers (
@@ -324,3 +325,125 @@ class SqliteApiKeyStore(ApiKeyStore):
                     "UPDATE api_keys SET body = ? WHERE key_id = ?", (record.model_dump_json(), key_id)
                 )
             return record
+
+
+CALLS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL,
+    serverId TEXT NOT NULL,
+    at TEXT NOT NULL,
+    caller TEXT NOT NULL,
+    credentialType TEXT NOT NULL,
+    method TEXT NOT NULL,
+    name TEXT,
+    outcome TEXT NOT NULL,
+    durationMs REAL NOT NULL,
+    requestBytes INTEGER NOT NULL,
+    responseBytes INTEGER NOT NULL,
+    traceId TEXT,
+    spanId TEXT,
+    parentSpanId TEXT
+);
+CREATE INDEX IF NOT EXISTS calls_by_server ON calls (serverId, at, seq);
+"""
+CALL_COLUMNS = CallRecord.field_names()
+
+
+class SqliteCallAudit(CallAudit):
+    """The data-plane audit trail in the platform's SQLite file, on a connection of its own.
+
+    Its writes never count as the store's commits (`SqliteServerStore.generation`), so a stream of calls does not
+    make the gateway read server records again. Entries older than `retention`, and the oldest beyond `max_rows`,
+    are removed by `prune` (the platform calls it from the audit writer)."""
+
+    def __init__(self, path: Path | str, *, retention: timedelta, max_rows: int = 1_000_000) -> None:
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._lock = threading.Lock()
+        self.retention = retention
+        self.max_rows = max_rows
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(CALLS_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def record(self, calls: Sequence[CallRecord]) -> None:
+        rows = [
+            (
+                c.id,
+                c.serverId,
+                _utc(c.at),
+                c.caller,
+                c.credentialType,
+                c.method,
+                c.name,
+                c.outcome.value,
+                c.durationMs,
+                c.requestBytes,
+                c.responseBytes,
+                c.traceId,
+                c.spanId,
+                c.parentSpanId,
+            )
+            for c in calls
+        ]
+        columns = ", ".join(CALL_COLUMNS)
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    f"INSERT INTO calls ({columns}) VALUES ({', '.join('?' * len(CALL_COLUMNS))})",  # noqa: S608
+                    rows,
+                )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def calls(self, server_id: str, limit: int, next_token: str | None = None) -> CallPage:
+        """Newest first; the token is the position (time, sequence) after the last one returned."""
+        columns = ", ".join(CALL_COLUMNS)
+        with self._lock:
+            if next_token:
+                at, seq = _call_position(next_token)
+                rows = self._conn.execute(
+                    f"SELECT {columns}, seq FROM calls WHERE serverId = ? AND (at, seq) < (?, ?)"  # noqa: S608
+                    " ORDER BY at DESC, seq DESC LIMIT ?",
+                    (server_id, at, seq, limit + 1),
+                ).fetchall()
+            else:
+                rows = self._conn.execute(
+                    f"SELECT {columns}, seq FROM calls WHERE serverId = ?"  # noqa: S608
+                    " ORDER BY at DESC, seq DESC LIMIT ?",
+                    (server_id, limit + 1),
+                ).fetchall()
+        records = [CallRecord.from_data(dict(zip(CALL_COLUMNS, row, strict=False))) for row in rows[:limit]]
+        if len(rows) <= limit:
+            return CallPage(records=records, next_token=None)
+        last = rows[limit - 1]
+        return CallPage(records=records, next_token=_page_token(last[2], str(last[-1])))
+
+    def prune(self, now: datetime) -> int:
+        """Remove what retention no longer keeps; how many entries went."""
+        with self._lock:
+            removed = self._conn.execute("DELETE FROM calls WHERE at < ?", (_utc(now - self.retention),)).rowcount
+            removed += self._conn.execute(
+                "DELETE FROM calls WHERE seq <= (SELECT MAX(seq) FROM calls) - ?", (self.max_rows,)
+            ).rowcount
+        return int(removed)
+
+
+def _utc(at: datetime) -> str:
+    """A sortable UTC timestamp (fixed width, microseconds)."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _call_position(token: str) -> tuple[str, int]:
+    at, seq = _page_after(token)
+    if not seq.isdigit():
+        raise InvalidRequest.of("nextToken", "nextToken is not a token this API issued")
+    return at, int(seq)

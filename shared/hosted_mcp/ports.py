@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from hosted_mcp.models.calls import CallRecord
 from hosted_mcp.models.domain import AuditEntry, ServerRecord, StatusChange
 from hosted_mcp.models.events import ServerEvent
 from hosted_mcp.models.settlement import Deployment, Settlement
@@ -46,6 +48,23 @@ class ServerStore(ABC):
 
     @abstractmethod
     def audit_trail(self, server_id: str) -> list[AuditEntry]: ...
+
+
+@dataclass(frozen=True)
+class CallPage:
+    records: list[CallRecord]  # newest first
+    next_token: str | None
+
+
+class CallAudit(ABC):
+    """The data-plane audit trail: every call through a gateway (`hosted_mcp.models.calls`), kept for a retention
+    period. Gateways append in batches from a background writer; the management API reads a server's newest first."""
+
+    @abstractmethod
+    def record(self, calls: Sequence[CallRecord]) -> None: ...
+
+    @abstractmethod
+    def calls(self, server_id: str, limit: int, next_token: str | None = None) -> CallPage: ...
 
 
 class ApplyResult(StrEnum):

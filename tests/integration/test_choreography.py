@@ -102,11 +102,18 @@ class Choreography:
 
     # -- the outside world ------------------------------------------------------------------------------------
 
-    def api(self, method: str, path: str, body: Any = None, server_id: str | None = None) -> tuple[int, Any]:
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        server_id: str | None = None,
+        query: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         params = {"serverId": server_id} if server_id else None
         self.invocations["api"] += 1
         result = self.handlers["api"].handler(
-            api_event(method, path, body=body, path_parameters=params), FakeLambdaContext()
+            api_event(method, path, body=body, query=query, path_parameters=params), FakeLambdaContext()
         )
         return result["statusCode"], response_json(result)
 

@@ -19,6 +19,7 @@ from hosted_mcp.logic.transitions import move
 from hosted_mcp.models.api import CreateServerRequest
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp_gateway import router
+from tests.support.ddb import create_call_audit_table
 from tests.support.iam import (
     SERVERS_TABLE,
     CallLog,
@@ -35,9 +36,26 @@ from tests.support.router import ADA, ADMIN, INITIALIZE, T0, Replica, edge, sett
 STORE = REPO_ROOT / "shared" / "hosted_mcp" / "adapters" / "dynamodb.py"
 
 
+CALL = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "greet", "arguments": {}}}
+
+
+async def stop(app: Any) -> None:
+    """What ECS stopping the task does to the app: the lifespan's shutdown (the audit writer flushes)."""
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict:
+        return next(messages)
+
+    async def send(message: dict) -> None:
+        return None
+
+    await app({"type": "lifespan"}, receive, send)
+
+
 def test_the_router_task_role_grants_every_call_the_router_makes_and_nothing_else(servers_table: Any) -> None:
     log = CallLog()
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    audit_table = create_call_audit_table(dynamodb)
     store = DynamoDbServerStore(dynamodb, SERVERS_TABLE)
 
     async def scenario() -> list[int]:
@@ -51,27 +69,30 @@ def test_the_router_task_role_grants_every_call_the_router_makes_and_nothing_els
         move(store, record, ServerStatus.IN_SERVICE, actor="t", reason="ready", now=T0)
         # When the router, built as its task builds it (Cloud Map stood in for by the loopback task), serves a
         # known server, an unknown one, and the known one again
+        # and a tool call, which the router writes to the call audit trail (flushed when the task stops)
         app = router.build(
-            settings(SERVERS_TABLE_NAME=SERVERS_TABLE, RECORD_TTL_SECONDS="0"),
+            settings(SERVERS_TABLE_NAME=SERVERS_TABLE, RECORD_TTL_SECONDS="0", CALL_AUDIT_TABLE_NAME=audit_table),
             RecordingClient(dynamodb, "dynamodb", log),
             resolve=lambda host: ["127.0.0.1"],
         )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://alb.internal") as http:
-            with log.acting_as("RouterTaskRole"):
-                paths = ["/mcp/echo/mcp", "/mcp/nosuch/mcp", "/mcp/echo/mcp"]
-                return [(await http.post(p, json=INITIALIZE, headers=edge(ADA))).status_code for p in paths]
+            paths = ["/mcp/echo/mcp", "/mcp/nosuch/mcp", "/mcp/echo/mcp"]
+            statuses = [(await http.post(p, json=INITIALIZE, headers=edge(ADA))).status_code for p in paths]
+            statuses.append((await http.post("/mcp/echo/mcp", json=CALL, headers=edge(ADA))).status_code)
+        await stop(app)
+        return statuses
 
-    assert asyncio.run(asyncio.wait_for(scenario(), 30)) == [200, 403, 200]
-    # Then every call the router made is granted to its task role
+    assert asyncio.run(asyncio.wait_for(scenario(), 30)) == [200, 403, 200, 200]
+    # Then every call the router's client made (its requests and its audit writer's thread) is granted to its role
     statements = role_statements("RouterTaskRole")
-    made = [c for c in log.calls if c.function == "RouterTaskRole"]
+    made = log.calls
     assert made
     missing = {need for call in made for need in iam_requirements(call) if not allows(statements, *need)}
     assert missing == set()
     # And the role grants exactly those actions, no more
     needed = {action for call in made for action, _ in iam_requirements(call)}
-    assert granted_actions(statements) == needed == {"dynamodb:GetItem"}
+    assert granted_actions(statements) == needed == {"dynamodb:GetItem", "dynamodb:BatchWriteItem"}
 
 
 def test_the_store_calls_the_router_can_reach_are_the_ones_recorded() -> None:

@@ -74,3 +74,19 @@ def create_servers_table(dynamodb: Any, table_name: str = "hosted-mcp-servers") 
         table.wait_until_exists()
         return table
     return dynamodb.create_table(**args)
+
+
+def create_call_audit_table(client: Any, table_name: str = "hosted-mcp-calls") -> str:
+    """The data-plane audit table from template.yaml's `CallAuditTable`, with its TTL, through a boto3 *client*."""
+    props = load_template()["Resources"]["CallAuditTable"]["Properties"]
+    client.create_table(
+        TableName=table_name,
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        BillingMode=props["BillingMode"],
+    )
+    ttl = props["TimeToLiveSpecification"]
+    client.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+    )
+    return table_name

@@ -32,6 +32,7 @@ REGION = "us-east-1"
 PLATFORM_STACK = "hosted-mcp"
 SERVERS_TABLE = "hosted-mcp-servers"
 API_KEYS_TABLE = "hosted-mcp-api-keys"
+CALL_AUDIT_TABLE = "hosted-mcp-calls"
 CONNECTIONS_TABLE = "lisa-mcp-connections"
 STATUS_BUS = "hosted-mcp-status"
 CLUSTER = "hosted-mcp-ServersCluster-1a2B3c4D5e6F"
@@ -55,6 +56,8 @@ RESOLVED: dict[str, str] = {
     "ServersTable.StreamArn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{SERVERS_TABLE}/stream/2026-11-24T00:00",
     "ApiKeysTable": API_KEYS_TABLE,
     "ApiKeysTable.Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{API_KEYS_TABLE}",
+    "CallAuditTable": CALL_AUDIT_TABLE,
+    "CallAuditTable.Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{CALL_AUDIT_TABLE}",
     "StatusBus": STATUS_BUS,
     "StatusBus.Arn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{STATUS_BUS}",
     "RecordChangesBus.Arn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{PLATFORM_STACK}-record-changes",
@@ -286,6 +289,8 @@ def iam_requirements(call: Call) -> list[tuple[str, str]]:
                 ((kind, body),) = item.items()
                 needed.append((f"dynamodb:{TRANSACT_ACTIONS[kind]}", _table_arn(body["TableName"])))
             return needed
+        if call.operation == "BatchWriteItem":  # one action, on every table the batch names
+            return [(f"dynamodb:{call.operation}", _table_arn(name)) for name in params["RequestItems"]]
         arn = _table_arn(params["TableName"])
         if params.get("IndexName"):
             arn += f"/index/{params['IndexName']}"

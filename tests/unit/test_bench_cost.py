@@ -103,3 +103,20 @@ def test_logic_driven_counts_agree_with_the_table_the_readme_shows() -> None:
     # Then both see the same Lambda invocations and servers-table item writes
     assert counts.lambda_invocations == measured.lambdas
     assert counts.servers_table_items == measured.item_writes
+
+
+def test_a_million_audited_calls_cost_their_writes_and_a_month_of_storage() -> None:
+    from bench.cost import per_million_calls
+
+    # Given the item the DynamoDB adapter writes for a typical call
+    cost = per_million_calls()
+
+    # Then it fits one write unit, and a million of them cost a million units plus a month of their bytes
+    assert 300 < cost.item_bytes <= 1024
+    assert cost.audit_writes == pytest.approx(prices.DYNAMODB_MILLION_WRU.value)
+    stored_gb = 1_000_000 * (cost.item_bytes + 100) / 1024**3
+    assert cost.audit_storage_month == pytest.approx(stored_gb * prices.DYNAMODB_GB_MONTH.value)
+    # And the uncached authorizer costs its requests, its billed time and two reads per request
+    duration = 1_000_000 * prices.ASSUMED_AUTHORIZER_MS.value / 1000 * prices.LAMBDA_GB_SECOND_ARM.value
+    expected = prices.LAMBDA_MILLION_REQUESTS.value + duration + 2 * prices.DYNAMODB_MILLION_RRU.value
+    assert cost.authorizer == pytest.approx(expected)

@@ -94,6 +94,82 @@ def test_update_moves_to_updating_and_keeps_the_change_pending(
     assert memory_store.audit_trail(record.id)[-1].reason == "update requested"
 
 
+@pytest.mark.parametrize("status", [S.IN_SERVICE, S.STOPPED])
+def test_a_change_of_data_plane_settings_only_applies_at_once_without_a_deployment(
+    memory_store: InMemoryServerStore, admin: Caller, status: S
+) -> None:
+    # Given a server in a status that allows updates
+    record = given_server(memory_store, admin, status)
+    body = {"toolPolicy": {"*": {"tools": ["echo"]}}, "callLimits": {"ratePerSecond": 5}, "auditCalls": False}
+
+    # When an admin changes its tool policy, call limits and call audit
+    updated = servers.update_server(memory_store, record.id, UpdateServerRequest.model_validate(body), admin, now=NOW)
+
+    # Then the running configuration holds them at once, in the same status, with nothing left to deploy
+    assert updated.status is status
+    assert updated.pending is None
+    assert updated.spec.toolPolicy is not None
+    assert updated.spec.toolPolicy.rules["*"].tools == ["echo"]
+    assert (updated.spec.callLimits.ratePerSecond, updated.spec.auditCalls) == (5, False)
+    assert memory_store.get(record.id) == updated
+    entry = memory_store.audit_trail(record.id)[-1]
+    assert (entry.fromStatus, entry.toStatus, entry.actor) == (status, status, "alice")
+    assert entry.reason == "auditCalls, callLimits, toolPolicy changed"
+
+
+def test_data_plane_settings_with_anything_else_go_through_a_deployment(
+    memory_store: InMemoryServerStore, admin: Caller
+) -> None:
+    record = given_server(memory_store, admin)
+    body = UpdateServerRequest.model_validate({"toolPolicy": {"*": {"tools": []}}, "description": "x"})
+
+    updated = servers.update_server(memory_store, record.id, body, admin, now=NOW)
+
+    assert updated.status is S.UPDATING
+    assert updated.spec.toolPolicy is None
+    assert updated.pending is not None
+    assert updated.pending.spec.toolPolicy is not None
+
+
+@pytest.mark.parametrize("status", [S.CREATING, S.UPDATING])
+def test_data_plane_settings_follow_the_same_status_rule_as_any_update(
+    memory_store: InMemoryServerStore, admin: Caller, status: S
+) -> None:
+    record = given_server(memory_store, admin, status)
+    with pytest.raises(StatusConflict):
+        servers.update_server(memory_store, record.id, UpdateServerRequest(auditCalls=False), admin, now=NOW)
+    assert memory_store.get(record.id) == record
+
+
+def test_data_plane_settings_of_a_failed_server_go_with_its_redeployment(
+    memory_store: InMemoryServerStore, admin: Caller
+) -> None:
+    # Given a server that failed: any update redeploys it
+    record = given_server(memory_store, admin, S.FAILED)
+
+    # When only its call audit changes
+    updated = servers.update_server(memory_store, record.id, UpdateServerRequest(auditCalls=False), admin, now=NOW)
+
+    # Then it is redeployed like any update of a failed server, the change with it
+    assert updated.status is S.CREATING
+    assert updated.pending is not None
+    assert updated.pending.spec.auditCalls is False
+
+
+def test_a_policy_naming_a_group_the_server_does_not_have_changes_nothing(
+    memory_store: InMemoryServerStore, admin: Caller
+) -> None:
+    record = servers.create_server(memory_store, request("docs", groups=["ops"]), admin, now=NOW)
+    record = move(memory_store, record, S.IN_SERVICE, actor="deployer", reason="setup", now=NOW)
+    body = UpdateServerRequest.model_validate({"toolPolicy": {"analysts": {"tools": []}}})
+
+    with pytest.raises(InvalidRequest) as raised:
+        servers.update_server(memory_store, record.id, body, admin, now=NOW)
+
+    assert raised.value.problems[0].field == "toolPolicy.group:analysts"
+    assert memory_store.get(record.id) == record
+
+
 @pytest.mark.parametrize(
     ("status", "body", "target", "enabled"),
     [

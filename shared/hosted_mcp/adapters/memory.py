@@ -1,13 +1,15 @@
-"""An in-memory store with the same conditional semantics as the real ones, for unit tests."""
+"""In-memory stores with the same semantics as the real ones, for unit tests."""
 
 from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Sequence
 
 from hosted_mcp.errors import ConcurrentModification, InvalidRequest, NameConflict
+from hosted_mcp.models.calls import CallRecord
 from hosted_mcp.models.domain import AuditEntry, ServerRecord
-from hosted_mcp.ports import Page, ServerStore
+from hosted_mcp.ports import CallAudit, CallPage, Page, ServerStore
 
 
 def encode_token(offset: int) -> str:
@@ -71,3 +73,23 @@ class InMemoryServerStore(ServerStore):
         current = self._records.get(expected.id)
         if current is None or current.version != expected.version or current.status != expected.status:
             raise ConcurrentModification()
+
+
+class InMemoryCallAudit(CallAudit):
+    """The data-plane audit trail in a list, for unit tests and in-process runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: list[CallRecord] = []
+
+    def record(self, calls: Sequence[CallRecord]) -> None:
+        with self._lock:
+            self._calls.extend(calls)
+
+    def calls(self, server_id: str, limit: int, next_token: str | None = None) -> CallPage:
+        start = decode_token(next_token) if next_token else 0
+        with self._lock:
+            mine = sorted((c for c in self._calls if c.serverId == server_id), key=lambda c: c.at, reverse=True)
+        page = mine[start : start + limit]
+        more = start + limit < len(mine)
+        return CallPage(records=page, next_token=encode_token(start + limit) if more else None)

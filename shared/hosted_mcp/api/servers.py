@@ -12,9 +12,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import Router
 
 from hosted_mcp.api.responses import errors, json_response, ok
-from hosted_mcp.api.services import ApiServices, current_caller, current_services, public_base_url
-from hosted_mcp.logic import servers
+from hosted_mcp.api.services import ApiServices, call_audit, current_caller, current_services, public_base_url
+from hosted_mcp.logic import calls, servers
 from hosted_mcp.models.api import (
+    AuditKind,
     AuditPage,
     AuditView,
     CreateServerRequest,
@@ -22,6 +23,7 @@ from hosted_mcp.models.api import (
     ServerView,
     UpdateServerRequest,
 )
+from hosted_mcp.models.calls import CallView
 from hosted_mcp.models.domain import Caller
 
 logger = Logger(service="hosted-mcp-api", child=True)
@@ -31,6 +33,7 @@ Services = Annotated[ApiServices, Depends(current_services)]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 BaseUrl = Annotated[str | None, Depends(public_base_url)]
 ServerId = Annotated[str, Path(max_length=64)]
+MAX_CALLS_PAGE = 1000
 
 
 @router.route(
@@ -78,10 +81,22 @@ def get_server(serverId: ServerId, svc: Services, base_url: BaseUrl) -> Response
 @router.route(
     "/mcp/<serverId>/audit",
     "GET",
-    summary="Audit trail of a hosted MCP server: every status change, who made it and why",
-    responses={**ok(AuditPage, "The audit trail, oldest first"), **errors(400, 401, 403, 404)},
+    summary="Audit trail of a hosted MCP server: status changes (who, why), or its data-plane calls",
+    description="`kind=status` (the default): every status change, oldest first. `kind=call`: every tools/call, "
+    "prompts/get and resources/read through the gateway (caller, outcome, duration, bytes; never arguments or "
+    "results), newest first, `limit` per page with `nextToken` for older ones.",
+    responses={**ok(AuditPage, "The audit trail"), **errors(400, 401, 403, 404)},
 )
-def get_audit(serverId: ServerId, svc: Services) -> Response[AuditPage]:
+def get_audit(
+    serverId: ServerId,
+    svc: Services,
+    kind: Annotated[AuditKind, Query()] = AuditKind.STATUS,
+    limit: Annotated[int, Query(ge=1, le=MAX_CALLS_PAGE)] = 100,
+    nextToken: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response[AuditPage]:
+    if kind is AuditKind.CALL:
+        page = calls.server_calls(svc.store, call_audit(svc), serverId, limit=limit, next_token=nextToken)
+        return json_response(AuditPage(Items=[CallView.of(c) for c in page.records], nextToken=page.next_token))
     entries = svc.store.audit_trail(serverId)
     if not entries:
         servers.get_server(svc.store, serverId)

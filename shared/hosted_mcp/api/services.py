@@ -18,7 +18,7 @@ from hosted_mcp.auth.api_keys import ApiKeyStore
 from hosted_mcp.errors import NotFound
 from hosted_mcp.logic import servers
 from hosted_mcp.models.domain import Caller
-from hosted_mcp.ports import ServerStore
+from hosted_mcp.ports import CallAudit, ServerStore
 
 CALLER = "caller"
 SERVICES = "services"
@@ -31,12 +31,24 @@ class ApiServices:
     new_id: Callable[[], str] = servers.new_server_id
     base_url: str | None = None
     api_keys: ApiKeyStore | None = None
+    calls: CallAudit | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
 class ApiKeysUnavailable(NotFound):
     def __init__(self) -> None:
         super().__init__("API keys are not enabled on this platform")
+
+
+class CallAuditUnavailable(NotFound):
+    def __init__(self) -> None:
+        super().__init__("The data-plane audit trail is not enabled on this platform")
+
+
+def call_audit(services: ApiServices) -> CallAudit:
+    if services.calls is None:
+        raise CallAuditUnavailable()
+    return services.calls
 
 
 def current_caller(request: Request) -> Caller:

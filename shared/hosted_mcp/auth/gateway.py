@@ -1,4 +1,15 @@
-"""The API Gateway REQUEST authorizer's logic: one decision, turned into a cache-safe policy and a context."""
+"""The API Gateway REQUEST authorizer's logic: one decision, turned into a cache-safe policy and a context.
+
+On the data plane it also takes the tool-policy decision (`hosted_mcp.auth.tool_access.allows`, the one the router
+and the local gateway take) for what the request's headers name: MCP 2026-07-28 mirrors the method and the tool,
+prompt or resource into `Mcp-Method` / `Mcp-Name`. That is safe only because the data-plane authorizer's answers
+are never cached (template.yaml `DataPlaneAuthorizer`, `ReauthorizeEvery: 0`): a cached Allow for one tool would be
+evaluated for the next request of the same caller and path, whatever tool it names, because the policy's resource
+(the method ARN) has no tool in it, and listing `Mcp-Name` as an identity source instead would answer 401 to every
+request without the header (2025-revision clients, lists, GET streams) without calling the authorizer. What the
+headers do not name (2025-revision bodies) and list answers are the router's to check; it runs the same decision on
+every request, after checking that the headers agree with the body.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +21,7 @@ from hosted_mcp.auth.authenticator import Authenticator, header
 from hosted_mcp.auth.decision import decide
 from hosted_mcp.auth.forwarding import forwarded_authorization, identity_headers
 from hosted_mcp.auth.policy import MethodArn, allow, deny
+from hosted_mcp.auth.tool_access import allows, target_of_headers
 from hosted_mcp.errors import Forbidden
 from hosted_mcp.ports import ServerStore
 
@@ -58,5 +70,9 @@ def authorize(request: AuthorizerRequest, authenticator: Authenticator, store: S
             forwarded_authorization(header(headers, "authorization"), forward_caller_token=forward) or ""
         )
     if decision.server is not None:
+        target = target_of_headers(header(headers, "mcp-method"), header(headers, "mcp-name"))
+        if not allows(decision.server.spec.toolPolicy, caller.groups, target):
+            reason = "Not allowed: outside what this server's tool policy lets you use"
+            return deny(caller.username, arn.arn, {"reason": reason})
         context["serverId"] = decision.server.id
     return allow(caller.username, arn.arn, context)

@@ -68,5 +68,5 @@ def allow(principal_id: str, method_arn: str, context: dict[str, str]) -> dict[s
     return policy(principal_id, "Allow", method_arn, context)
 
 
-def deny(principal_id: str, method_arn: str) -> dict[str, Any]:
-    return policy(principal_id, "Deny", method_arn)
+def deny(principal_id: str, method_arn: str, context: dict[str, str] | None = None) -> dict[str, Any]:
+    return policy(principal_id, "Deny", method_arn, context)

@@ -18,6 +18,9 @@ from hosted_mcp.models.limits import spec_problems
 from hosted_mcp.ports import Page, ServerStore
 
 MAX_PAGE_SIZE = 100
+# What only the gateways read (the authorizer, the router, the local gateway), from the record on every request:
+# changing it needs no deployment, and the next request obeys it.
+DATA_PLANE_SETTINGS = frozenset({"toolPolicy", "callLimits", "auditCalls"})
 
 
 def utc_now() -> datetime:
@@ -80,11 +83,16 @@ def update_server(
     store: ServerStore, server_id: str, request: UpdateServerRequest, caller: Caller, *, now: datetime
 ) -> ServerRecord:
     """Accept an update: the record moves to Updating, Stopping or Starting with the change pending; a Failed
-    record is redeployed (Creating) with the change, running unless the body says `enabled: false`."""
+    record is redeployed (Creating) with the change, running unless the body says `enabled: false`. An update of
+    data-plane settings only (tool policy, call limits, call audit) applies at once, with no deployment."""
     record = get_server(store, server_id)
     operation, enabled = _classify(record, request)
     target = lifecycle().guard(operation, record.status)
     spec = _apply(record.spec, request)
+    changed = set(request.config_changes())
+    if operation == "update" and request.enabled is None and changed <= DATA_PLANE_SETTINGS:
+        reason = f"{', '.join(sorted(changed))} changed"
+        return move(store, record, record.status, actor=caller.username, reason=reason, now=now, spec=spec)
     pending = PendingChange(spec=spec, enabled=enabled, returnStatus=record.status)
     reason = REASONS.get(operation, "update requested")
     changes: dict[str, object] = {"pending": pending, "lastError": None}

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hosted_mcp.endpoints import server_urls
+from hosted_mcp.models.access import CallLimits, ToolPolicy, check_policy_groups
+from hosted_mcp.models.calls import CallView
 from hosted_mcp.models.domain import (
     AuditEntry,
     AutoScalingConfig,
@@ -39,6 +42,13 @@ from hosted_mcp.models.fields import (
     normalize_name,
 )
 from hosted_mcp.models.limits import AsciiName, PlainDescription, spec_problems
+
+TOOL_POLICY = (
+    "Per group (and `*` for everyone else), which tools, prompts and resources its members may use: names, URIs or "
+    "globs with `*`; a kind left out means all of it, `[]` none of it. No policy: everything."
+)
+CALL_LIMITS = "Per caller: ratePerSecond with burst; per replica: maxConcurrentPerReplica calls in flight."
+AUDIT_CALLS = "Record every tools/call, prompts/get and resources/read in the data-plane audit trail."
 
 # Fields a client may read but never set. Named so a rejected body can say why.
 READ_ONLY_FIELDS = frozenset(
@@ -91,23 +101,29 @@ class CreateServerRequest(BaseModel):
         StdioChild.SHARED,
         description="stdio only: one process for every session (`shared`) or one per session (`perSession`).",
     )
+    toolPolicy: ToolPolicy | None = Field(None, description=TOOL_POLICY)
+    callLimits: CallLimits = Field(default_factory=CallLimits, description=CALL_LIMITS)
+    auditCalls: bool = Field(True, description=AUDIT_CALLS)
 
     @model_validator(mode="after")
     def _rules(self) -> CreateServerRequest:
         if not normalize_name(self.name):
             raise rule_error("name", "name must contain at least one letter or digit")
         check_sizes_and_port(self.serverType, self.cpu, self.memoryLimitMiB, self.port)
+        check_policy_groups(self.toolPolicy, normalize_groups(self.groups))
         problems = spec_problems(self.to_spec())
         if problems:
             raise rule_error(problems[0].field, problems[0].message)
         return self
 
     def to_spec(self) -> ServerSpec:
-        data = self.model_dump(exclude={"port", "groups"})
+        data = self.model_dump(exclude={"port", "groups", "toolPolicy", "callLimits"})
         return ServerSpec(
             **data,
             port=self.port if self.port is not None else default_port(self.serverType),
             groups=normalize_groups(self.groups),
+            toolPolicy=self.toolPolicy,
+            callLimits=self.callLimits,
         )
 
 
@@ -127,6 +143,9 @@ class UpdateServerRequest(BaseModel):
     groups: list[GroupName] | None = Field(None, max_length=50)
     forwardCallerToken: bool | None = None
     stdioChild: StdioChild | None = None
+    toolPolicy: ToolPolicy | None = Field(None, description=TOOL_POLICY + " `{}` removes the policy.")
+    callLimits: CallLimits | None = Field(None, description=CALL_LIMITS + " Replaces the limits as a whole.")
+    auditCalls: bool | None = Field(None, description=AUDIT_CALLS)
 
     @model_validator(mode="after")
     def _rules(self) -> UpdateServerRequest:
@@ -146,9 +165,15 @@ class UpdateServerRequest(BaseModel):
         return changes
 
 
+class AuditKind(StrEnum):
+    STATUS = "status"  # status changes of the record (the management audit trail)
+    CALL = "call"  # calls through the data plane
+
+
 class AuditView(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
+    kind: Literal["status"] = "status"
     version: int
     at: datetime
     actor: str
@@ -186,6 +211,9 @@ class ServerView(BaseModel):
     groups: list[str]
     forwardCallerToken: bool
     stdioChild: StdioChild
+    toolPolicy: dict[str, Any] | None = None
+    callLimits: CallLimits = Field(default_factory=CallLimits)
+    auditCalls: bool = True
     status: ServerStatus
     enabled: bool
     owner: str
@@ -206,6 +234,8 @@ class ServerView(BaseModel):
     @classmethod
     def of(cls, record: ServerRecord, base_url: str | None = None) -> ServerView:
         spec = record.spec.model_dump()
+        if record.spec.toolPolicy is not None:  # a kind left out means all of it: shown left out, not as null
+            spec["toolPolicy"] = record.spec.toolPolicy.model_dump(exclude_none=True)
         pending = None
         if record.pending is not None:
             new = record.pending.spec.model_dump()
@@ -242,7 +272,8 @@ class ServerPage(BaseModel):
 class AuditPage(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
-    Items: list[AuditView]
+    Items: list[AuditView] | list[CallView]
+    nextToken: str | None = None
 
 
 class ErrorDetail(BaseModel):

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hosted_mcp.models.access import CallLimits, ToolPolicy, check_policy_groups
 from hosted_mcp.models.fields import (
     DEFAULT_CPU,
     DEFAULT_HTTP_PORT,
@@ -31,12 +31,8 @@ from hosted_mcp.models.fields import (
     StartCommand,
     StdioChild,
     fargate_memory_problem,
+    rule_error,
 )
-
-
-def rule_error(field: str, message: str) -> PydanticCustomError:
-    """A cross-field rule broken: carries the field it is about, so the API can name it."""
-    return PydanticCustomError("rule", message, {"field": field})
 
 
 class Strict(BaseModel):
@@ -115,12 +111,21 @@ class ServerSpec(Strict):
     groups: list[str] = Field(default_factory=lambda: [PUBLIC_GROUP])
     forwardCallerToken: bool = False
     stdioChild: StdioChild = StdioChild.SHARED
+    toolPolicy: ToolPolicy | None = None
+    callLimits: CallLimits = Field(default_factory=CallLimits)
+    auditCalls: bool = True
+
+    @field_validator("toolPolicy")
+    @classmethod
+    def _no_rules_is_no_policy(cls, policy: ToolPolicy | None) -> ToolPolicy | None:
+        return policy if policy is not None and policy.rules else None
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> ServerSpec:
         check_sizes_and_port(self.serverType, self.cpu, self.memoryLimitMiB, self.port)
         if self.stdioChild is not StdioChild.SHARED and self.serverType is not ServerType.STDIO:
             raise rule_error("stdioChild", "stdioChild applies to stdio servers only")
+        check_policy_groups(self.toolPolicy, self.groups)
         return self
 
     @property

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 PUBLIC_GROUP = "lisa:public"
 GROUP_PREFIX = "group:"
@@ -67,13 +68,23 @@ def fargate_memory_problem(cpu: int, memory: int) -> str | None:
     return None
 
 
+def rule_error(field: str, message: str) -> PydanticCustomError:
+    """A cross-field rule broken: carries the field it is about, so the API can name it."""
+    return PydanticCustomError("rule", message, {"field": field})
+
+
+def normalize_group(group: str) -> str:
+    """A group as servers and policies store it: `group:<name>` (the public marker stays as it is)."""
+    return group if group == PUBLIC_GROUP or group.startswith(GROUP_PREFIX) else GROUP_PREFIX + group
+
+
 def normalize_groups(groups: list[str] | None) -> list[str]:
     """Prefix every group with `group:`; none at all means public."""
     if not groups:
         return [PUBLIC_GROUP]
     result: list[str] = []
     for group in groups:
-        value = group if group == PUBLIC_GROUP or group.startswith(GROUP_PREFIX) else GROUP_PREFIX + group
+        value = normalize_group(group)
         if value not in result:
             result.append(value)
     return result

@@ -18,6 +18,7 @@ from hosted_mcp.wiring.settings import PlatformSettings, SettingsError
 if TYPE_CHECKING:
     from hosted_mcp.adapters.cloudformation import CloudFormationBackend, StackStatusChanged
     from hosted_mcp.adapters.dynamodb import DynamoDbServerStore
+    from hosted_mcp.adapters.dynamodb_calls import DynamoDbCallAudit
     from hosted_mcp.adapters.stack_template import StackPlatform
     from hosted_mcp.api.services import ApiServices
     from hosted_mcp.auth.api_keys import ApiKeyStore
@@ -92,6 +93,14 @@ def api_key_store() -> ApiKeyStore | None:
     return DynamoDbApiKeyStore(dynamodb_client(), table) if table else None
 
 
+@factory
+def call_audit() -> DynamoDbCallAudit | None:
+    from hosted_mcp.adapters.dynamodb_calls import DynamoDbCallAudit
+
+    table = settings().call_audit_table_name
+    return DynamoDbCallAudit(dynamodb_client(), table) if table else None
+
+
 # -- the management API and the authorizer ------------------------------------------------------------------------
 
 
@@ -102,7 +111,9 @@ def api_services() -> ApiServices:
 
     # Request models check them while validating a body: set once, before the first request is resolved.
     configure_platform_limits(settings().limits())
-    return ApiServices(store=server_store(), base_url=settings().api_base_url, api_keys=api_key_store())
+    return ApiServices(
+        store=server_store(), base_url=settings().api_base_url, api_keys=api_key_store(), calls=call_audit()
+    )
 
 
 @factory

@@ -33,6 +33,9 @@ class PlatformSettings(BaseModel):
         None, alias="API_BASE_URL", description="Public base URL of the API stage; servers' URLs are built from it."
     )
     api_keys_table_name: str | None = Field(None, alias="API_KEYS_TABLE_NAME")
+    call_audit_table_name: str | None = Field(
+        None, alias="CALL_AUDIT_TABLE_NAME", description="The data-plane audit trail (the router writes, the API reads)"
+    )
     # the reactions: where servers' stacks go and where news goes
     stack_prefix: str = Field("hmcp", alias="STACK_PREFIX")
     server_stack_parameters: str = Field(

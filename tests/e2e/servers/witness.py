@@ -1,6 +1,7 @@
 """A hosted HTTP server for the gateway's tests: answers just enough MCP to be taken into service, and appends the
-head of every request it receives (request line and headers, exactly as read off the socket) to `heads.log` in
-its working directory, so a test can see what reached the server and what did not.
+head of every request it receives (request line and headers, exactly as read off the socket) to `heads.log` and
+its body to `bodies.log` (one line each) in its working directory, so a test can see what reached the server and
+what did not.
 """
 
 import asyncio
@@ -8,6 +9,7 @@ import json
 import os
 
 LOG = "heads.log"
+BODIES = "bodies.log"
 
 
 async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -22,6 +24,8 @@ async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 if name.strip().lower() == b"content-length":
                     length = int(value)
             body = await reader.readexactly(length) if length else b""
+            with open(BODIES, "ab") as log:
+                log.write(body.replace(b"\n", b" ") + b"\n")
             message = json.loads(body) if body else {}
             if "id" not in message:
                 writer.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")

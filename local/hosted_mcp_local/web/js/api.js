@@ -80,6 +80,7 @@ export async function listServers() {
 
 export const getServer = (id) => request("GET", `/mcp/${encodeURIComponent(id)}`);
 export const getAudit = (id) => request("GET", `/mcp/${encodeURIComponent(id)}/audit`);
+export const getCalls = (id, limit = 50) => request("GET", `/mcp/${encodeURIComponent(id)}/audit?kind=call&limit=${limit}`);
 export const createServer = (body) => request("POST", "/mcp", body);
 export const updateServer = (id, body) => request("PUT", `/mcp/${encodeURIComponent(id)}`, body);
 export const deleteServer = (id) => request("DELETE", `/mcp/${encodeURIComponent(id)}`);

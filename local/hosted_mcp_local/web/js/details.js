@@ -1,8 +1,9 @@
 // Server details (configuration, audit history, MCP URL, client snippet) and the non-admin "my servers" view.
 
 import { runOnServers } from "./actions.js";
-import { ApiError, apiUrl, getAudit, getLogs, getServer, listConnections } from "./api.js";
+import { ApiError, apiUrl, getAudit, getCalls, getLogs, getServer, listConnections } from "./api.js";
 import { confirmDialog, copyText, displayGroups, formatTime, h, setChildren } from "./dom.js";
+import { callsTable, describeLimits, describePolicy } from "./policy.js";
 import { allowedFrom, allows, isTransitional, servers, subscribe } from "./state.js";
 import { statusBadge } from "./table.js";
 
@@ -55,6 +56,9 @@ function configList(server) {
     ["Container health check", `${ct.command ? JSON.stringify(ct.command) : "MCP call (default)"} every ${ct.interval}s, start period ${ct.startPeriod}s, timeout ${ct.timeout}s, retries ${ct.retries}`],
     ["Environment", Object.keys(server.environment || {}).join(", ") || "—"],
     ["Groups", displayGroups(server.groups)],
+    ["Tool policy", describePolicy(server.toolPolicy)],
+    ["Call limits", describeLimits(server.callLimits)],
+    ["Call audit", server.auditCalls === false ? "off" : "every call recorded"],
     ["Owner", server.owner],
     ["Stack name", server.stack_name || "—"],
     ["Created", formatTime(server.createdAt)],
@@ -160,9 +164,28 @@ export function renderDetails(main, serverId, { navigate }) {
       connectionSection(server.name, server.normalizedName, mcpUrl(server), server.sseUrl),
       h("section.card", { "aria-labelledby": "config-title" }, h("h2#config-title", "Configuration"), configList(server)),
       h("section.card", { "aria-labelledby": "audit-title" }, h("h2#audit-title", "Audit history"), h("div.table-wrap", { tabindex: "0", role: "region", "aria-label": "Audit history table" }, auditTable(audit))),
+      callsSection,
       logsSection,
     );
     if (focusedLabel) [...main.querySelectorAll("button, a")].find((b) => b.textContent === focusedLabel)?.focus();
+  }
+
+  const callsWrap = h("div.table-wrap", { tabindex: "0", role: "region", "aria-label": "Recent calls table" }, h("p.loading", "Loading…"));
+  const callsSection = h(
+    "section.card.calls-card",
+    { "aria-labelledby": "calls-title" },
+    h("h2#calls-title", "Recent calls"),
+    h("p.hint", "Every tool call, prompt and resource read through the gateway, newest first: who, how it ended, how long it took. Never arguments or results."),
+    h("button", { type: "button", onclick: () => showCalls() }, "Refresh calls"),
+    callsWrap,
+  );
+
+  async function showCalls() {
+    try {
+      callsWrap.replaceChildren(callsTable((await getCalls(serverId)).Items || []));
+    } catch (error) {
+      callsWrap.replaceChildren(h("p.error-text", `Could not read the calls: ${error.message}`));
+    }
   }
 
   const logsText = h("pre.code.logs", { tabindex: "0", "aria-label": "Server logs" }, "");
@@ -189,6 +212,7 @@ export function renderDetails(main, serverId, { navigate }) {
 
   draw();
   load();
+  showCalls();
   // The list poll tells when this server changed; then the details and audit are read again.
   return subscribe(() => {
     const listed = servers.items.find((s) => s.id === serverId);

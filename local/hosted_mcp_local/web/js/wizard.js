@@ -4,6 +4,7 @@
 import { create, update } from "./actions.js";
 import { ApiError } from "./api.js";
 import { displayGroups, h, setChildren, uid } from "./dom.js";
+import { describeLimits, describePolicy, policyAsWritten, policyFields } from "./policy.js";
 import { allowedFrom, allows, cpuChoices, memoryChoices } from "./state.js";
 
 // The defaults the API applies when a field is left out (shown, so nobody has to guess).
@@ -290,6 +291,7 @@ export function renderCreateWizard(main, { navigate }) {
   typeSelect.addEventListener("change", syncType);
   const access = accessFields(null);
   const env = envEditor({});
+  const policy = policyFields(null, field);
 
   const steps = [
     {
@@ -298,6 +300,7 @@ export function renderCreateWizard(main, { navigate }) {
         field({ name: "name", label: "Name", hint: "Normalised to lower-case letters and digits for URLs; must be unique.", control: input({ required: true, autocomplete: "off", maxlength: 100 }) }),
         field({ name: "description", label: "Description (optional)", control: h("textarea", { rows: 2 }) }),
         access,
+        policy,
         field({ name: "serverType", label: "Server type", control: typeSelect }),
         stdioNote,
         portField,
@@ -338,6 +341,9 @@ export function renderCreateWizard(main, { navigate }) {
     if (groups.length) data.groups = groups;
     const environment = env.collect();
     if (Object.keys(environment).length) data.environment = environment;
+    const { toolPolicy, auditCalls } = policy.collect();
+    if (Object.keys(toolPolicy).length) data.toolPolicy = toolPolicy;
+    if (!auditCalls) data.auditCalls = false;
     return data;
   }
 
@@ -380,6 +386,9 @@ export function renderCreateWizard(main, { navigate }) {
       ["Access", data.groups ? data.groups.join(", ") : "public"],
       ["CPU / memory", `${data.cpu} / ${data.memoryLimitMiB} MiB`],
       ["Tasks", `${data.autoScalingConfig?.minCapacity} to ${data.autoScalingConfig?.maxCapacity}`],
+      ["Tool policy", describePolicy(data.toolPolicy)],
+      ["Call limits", describeLimits(data.callLimits)],
+      ["Call audit", data.auditCalls === false ? "off" : "every call recorded"],
     ];
     sections.at(-1).querySelector(".review").replaceChildren(
       h("dl.summary", {}, rows.map(([k, v]) => [h("dt", k), h("dd", v ?? "")])),
@@ -413,6 +422,7 @@ export function renderEditForm(main, server, { navigate }) {
   const editable = allows("update", server.status);
   const access = accessFields(server.groups);
   const env = envEditor(server.environment);
+  const policy = policyFields(server, field);
   const form = h(
     "form.edit",
     { novalidate: true, "aria-labelledby": "edit-title", onsubmit: (e) => (e.preventDefault(), submit()) },
@@ -426,6 +436,10 @@ export function renderEditForm(main, server, { navigate }) {
       field({ name: "description", label: "Description", control: h("textarea", { rows: 2, value: server.description ?? "" }) }),
       access,
       env,
+    ),
+    h("section", { "aria-labelledby": "edit-policy" }, h("h2#edit-policy", "Tools and limits"),
+      h("p.hint", "Changing only these applies at once: the server keeps running."),
+      policy,
     ),
     h("section", { "aria-labelledby": "edit-scaling" }, h("h2#edit-scaling", "Scaling"), ...sizeFields(server.cpu, server.memoryLimitMiB), ...scalingFields(server.autoScalingConfig)),
     h("section", { "aria-labelledby": "edit-health" }, h("h2#edit-health", "Health checks"), ...healthFields(server.loadBalancerConfig?.healthCheckConfig, server.containerHealthCheckConfig)),
@@ -447,6 +461,8 @@ export function renderEditForm(main, server, { navigate }) {
     const wanted = collectInto({}, form, ["groups"]);
     wanted.groups = access.collect();
     wanted.environment = env.collect();
+    Object.assign(wanted, policy.collect());
+    wanted.callLimits ??= {};
     const currentGroups = server.groups.includes("lisa:public") ? [] : server.groups.map((g) => g.replace(/^group:/, ""));
     const before = {
       description: server.description ?? undefined,
@@ -457,6 +473,9 @@ export function renderEditForm(main, server, { navigate }) {
       autoScalingConfig: server.autoScalingConfig,
       loadBalancerConfig: server.loadBalancerConfig,
       containerHealthCheckConfig: server.containerHealthCheckConfig,
+      toolPolicy: policyAsWritten(server.toolPolicy),
+      callLimits: server.callLimits || {},
+      auditCalls: server.auditCalls !== false,
     };
     const same = (a, b) => JSON.stringify(normal(a)) === JSON.stringify(normal(b));
     const body = {};
