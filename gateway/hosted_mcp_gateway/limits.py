@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hosted_mcp.models.access import CallLimits
+from hosted_mcp.models.call_rules import CallLimits
 
 MAX_BUCKETS = 100_000
 

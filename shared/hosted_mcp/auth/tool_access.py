@@ -2,7 +2,7 @@
 
 The local gateway, the AWS authorizer and the AWS router all call `allows` (and `visible` to filter list answers),
 so a tool cannot be allowed in one place and refused in another. The decision is pure: a server's `toolPolicy`
-(`hosted_mcp.models.access`), the caller's groups, the MCP method and the name or URI it is about.
+(`hosted_mcp.models.call_rules`), the caller's groups, the MCP method and the name or URI it is about.
 
 What each method is about:
 
@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hosted_mcp.models.access import EVERYONE_ELSE, ToolAccess, ToolPolicy, glob_regex
+from hosted_mcp.models.call_rules import EVERYONE_ELSE, ToolAccess, ToolPolicy, glob_regex
 from hosted_mcp.models.fields import normalize_group
 
 KIND_OF = {

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hosted_mcp.endpoints import server_urls
-from hosted_mcp.models.access import CallLimits, ToolPolicy, check_policy_groups
+from hosted_mcp.models.call_rules import CallLimits, ToolPolicy, check_policy_groups
 from hosted_mcp.models.calls import CallView
 from hosted_mcp.models.domain import (
     AuditEntry,

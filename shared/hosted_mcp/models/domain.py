@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hosted_mcp.models.access import CallLimits, ToolPolicy, check_policy_groups
+from hosted_mcp.models.call_rules import CallLimits, ToolPolicy, check_policy_groups
 from hosted_mcp.models.fields import (
     DEFAULT_CPU,
     DEFAULT_HTTP_PORT,

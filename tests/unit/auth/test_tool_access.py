@@ -17,8 +17,8 @@ from hosted_mcp.auth.tool_access import (
     visible,
 )
 from hosted_mcp.errors import invalid_request_from
-from hosted_mcp.models.access import CallLimits, ToolPolicy
 from hosted_mcp.models.api import READ_ONLY_FIELDS, CreateServerRequest, UpdateServerRequest
+from hosted_mcp.models.call_rules import CallLimits, ToolPolicy
 
 MINIMAL: dict[str, Any] = {"name": "docs", "serverType": "stdio", "startCommand": "python main.py"}
 POLICY = {

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hosted_mcp.auth.tool_access import grant_for
-from hosted_mcp.models.access import ToolPolicy
+from hosted_mcp.models.call_rules import ToolPolicy
 from hosted_mcp.models.calls import CallOutcome
 from hosted_mcp_gateway.answers import EventSplitter, event_message, filtered, outcome_of, rewritten_event
 

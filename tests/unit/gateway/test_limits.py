@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hosted_mcp.models.access import CallLimits
+from hosted_mcp.models.call_rules import CallLimits
 from hosted_mcp_gateway.limits import ConcurrencyLimiter, RateLimiter, retry_after
 
 
