@@ -8,14 +8,20 @@ change (`UpdateServerRequest`'s fields) is sent when it differs, and one fixed a
 from __future__ import annotations
 
 import argparse
+from functools import cache
 from typing import Any
 
-from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
 from hosted_mcp.models.fields import normalize_groups, normalize_name
 from hosted_mcp_local.cli.exits import CliError, Exit
 
-UPDATABLE = frozenset(UpdateServerRequest.model_fields)
-FIXED = frozenset(CreateServerRequest.model_fields) - UPDATABLE
+
+@cache
+def field_sets() -> tuple[frozenset[str], frozenset[str]]:
+    """(may change, fixed at creation), from the request models (imported here: they cost 0.1 s to load)."""
+    from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
+
+    updatable = frozenset(UpdateServerRequest.model_fields)
+    return updatable, frozenset(CreateServerRequest.model_fields) - updatable
 
 
 def env_pair(text: str) -> tuple[str, str]:
@@ -29,12 +35,13 @@ def env_pair(text: str) -> tuple[str, str]:
 def update_from_file(server: dict[str, Any], document: Any, source: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise CliError(f"{source}: expected an object of server fields", Exit.USAGE)
-    unknown = sorted(set(document) - UPDATABLE - FIXED)
+    updatable, fixed = field_sets()
+    unknown = sorted(set(document) - updatable - fixed)
     if unknown:
         raise CliError(f"{source}: not fields of a server: {', '.join(unknown)}", Exit.USAGE)
     refused = [
         f"{field} (is {server.get(field)!r}, the file says {document[field]!r})"
-        for field in sorted(FIXED & set(document))
+        for field in sorted(fixed & set(document))
         if not _same_fixed(field, document[field], server)
     ]
     if refused:
@@ -44,9 +51,9 @@ def update_from_file(server: dict[str, Any], document: Any, source: str) -> dict
             Exit.USAGE,
         )
     body: dict[str, Any] = {}
-    for field in sorted(UPDATABLE & set(document)):
+    for field in sorted(updatable & set(document)):
         wanted, current = document[field], server.get(field)
-        if field == "groups":
+        if field == "groups" and isinstance(wanted, list) and all(isinstance(g, str) for g in wanted):
             if sorted(normalize_groups(wanted)) != sorted(current or []):
                 body[field] = wanted
         elif field != "environment" and isinstance(wanted, dict) and isinstance(current, dict):

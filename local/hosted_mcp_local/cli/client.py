@@ -7,14 +7,14 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
-
 from hosted_mcp_local.cli.config import connection
 from hosted_mcp_local.cli.exits import CliError, Exit
 
 
 class Api:
     def __init__(self, url: str, token: str | None) -> None:
+        import httpx  # here, not at the top: `token`, `serve` and `--help` need no HTTP client
+
         self.url = url
         headers = {"Accept": "application/json"}
         if token:
@@ -26,6 +26,8 @@ class Api:
         return cls(*connection(args))
 
     def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        import httpx
+
         try:
             response = self.client.request(method, path, json=body, params=params)
         except httpx.HTTPError as error:
@@ -69,6 +71,8 @@ class Api:
 
     def status_events(self, params: dict[str, str], read_timeout: float) -> Iterator[dict[str, Any]]:
         """Status events from GET /events, parsed ({} for a comment: the stream is open); ends when the stream does."""
+        import httpx
+
         with self.client.stream(
             "GET", "/events", params=params, timeout=httpx.Timeout(10.0, read=read_timeout)
         ) as response:

@@ -7,8 +7,6 @@ import json
 import sys
 from typing import Any
 
-import httpx
-
 from hosted_mcp_local.cli.client import Api
 from hosted_mcp_local.cli.exits import CliError, Exit
 
@@ -27,6 +25,8 @@ def describe(event: dict[str, Any]) -> str:
 
 
 def cmd_events(args: argparse.Namespace) -> Exit:
+    import httpx
+
     api = Api.of(args)
     params = {"serverId": api.server(args.server)["id"]} if args.server else {}
     following = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -99,8 +100,6 @@ def read_body(path: str) -> Any:
             return yaml.safe_load(text)
         except yaml.YAMLError as error:
             raise CliError(f"{path}: not valid YAML ({error})", Exit.USAGE) from error
-    import json
-
     try:
         return json.loads(text)
     except ValueError as error:

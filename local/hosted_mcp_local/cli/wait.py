@@ -14,8 +14,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from hosted_mcp.models.fields import ServerStatus
 from hosted_mcp_local.cli.client import Api
 from hosted_mcp_local.cli.exits import CliError, Exit
@@ -88,6 +86,8 @@ def cmd_wait(args: argparse.Namespace) -> Exit:
 
 
 def follow(api: Api, server_id: str, follower: Follower, deadline: float) -> Exit | None:
+    import httpx
+
     def current() -> Exit | None:
         try:
             record = api.call("GET", f"/mcp/{server_id}")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hosted_mcp_local import cli
-from hosted_mcp_local.cli.apply import FIXED, UPDATABLE, flag_changes, update_from_file
+from hosted_mcp_local.cli.apply import field_sets, flag_changes, update_from_file
 from hosted_mcp_local.cli.exits import MEANINGS, CliError, Exit
 from hosted_mcp_local.cli.logs import new_lines
 from hosted_mcp_local.cli.serve import listen
@@ -100,6 +100,7 @@ def test_a_name_that_normalizes_the_same_is_the_same_server_and_unknown_fields_a
 
 
 def test_fixed_and_updatable_fields_come_from_the_request_models() -> None:
+    UPDATABLE, FIXED = field_sets()
     assert {"name", "serverType", "startCommand", "s3Path", "image", "port"} <= FIXED
     assert {"description", "environment", "groups", "autoScalingConfig", "enabled"} <= UPDATABLE
     assert not FIXED & UPDATABLE
