@@ -117,8 +117,8 @@ def test_json_with_a_charset_parameter_or_no_content_type_is_still_read(api: Inv
 
 
 def test_a_body_over_the_size_limit_is_413(api: Invoke) -> None:
-    # Given a request body of 2 MiB
-    event = with_body("POST", "/mcp", b'{"description": "' + b"x" * (2 << 20) + b'"}')
+    # Given a request body of 7 MiB (a Lambda function is invoked with at most 6 MB)
+    event = with_body("POST", "/mcp", b'{"description": "' + b"x" * (7 << 20) + b'"}')
 
     # When / Then
     assert_error(api(event), 413, "PayloadTooLarge")

@@ -175,7 +175,7 @@ def bodies(draw: st.DrawFn, operation: Operation) -> bytes | None:
     if kind == "digits":
         return b'{"cpu": ' + b"9" * draw(st.sampled_from([4300, 4301, 100_000])) + b"}"
     if kind == "huge":
-        size = draw(st.sampled_from([70_000, 1 << 20, 3 << 20]))
+        size = draw(st.sampled_from([70_000, 1 << 20, 7 << 20]))
         if draw(st.booleans()):
             return json.dumps({f"f{i}": i for i in range(size // 12)}).encode()
         return b'{"description": "' + b"x" * size + b'"}'

@@ -9,7 +9,8 @@ each is a client error with the usual body:
 - a body whose Content-Type is not JSON (RFC 8259 `application/json`, parameters allowed) is 415;
 - a body that is not UTF-8 (RFC 8259 section 8.1: JSON exchanged between systems is UTF-8) is 400;
 - a body that is not JSON, or nests deeper than `MAX_DEPTH`, or carries a number Python refuses to read, is 400;
-- a body over `MAX_BODY_BYTES` is 413 (no request of this API comes near it; API Gateway itself stops at 10 MB).
+- a body over `MAX_BODY_BYTES` is 413: 6 MiB, the most a Lambda function can be invoked with, so the local platform
+  refuses what the Lambda could never receive (API Gateway itself stops at 10 MB).
 
 The check runs for any body on any route, and for the declared type of any POST, PUT or PATCH even when its body
 is empty, before routing: no route of this API reads anything but JSON.
@@ -25,7 +26,7 @@ from typing import Any
 
 from hosted_mcp.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
-MAX_BODY_BYTES = 1 << 20
+MAX_BODY_BYTES = 6 << 20
 # Our deepest document (loadBalancerConfig.healthCheckConfig.*) is 3 levels: 32 leaves room and stays far below
 # the recursion limits of the JSON parser and of pydantic.
 MAX_DEPTH = 32
