@@ -84,8 +84,11 @@ build: $(SAM)
 	test ! -L .aws-sam/build/SharedLayer/python/hosted_mcp/lifecycle.json
 	cmp .aws-sam/build/SharedLayer/python/hosted_mcp/lifecycle.json statemachine/lifecycle.json
 
+# --tb=native: on CPython 3.11.7 pytest's own traceback formatting (it parses the failing test's source) now and then
+# dies with "SystemError: AST constructor recursion depth mismatch" (CPython issue 106905), an INTERNALERROR that ends
+# the whole run at a test that merely failed or xfailed; Python's own traceback formatting parses nothing.
 test: install lint typecheck validate build
-	$(BIN)/pytest
+	$(BIN)/pytest --tb=native
 
 # A first real deployment, end to end, timed (tools/aws_smoke.py): needs an AWS account and HOSTED_MCP_SMOKE_*
 # settings, costs money, refuses to run in CI. `make aws-smoke-plan` prints what it would do.
