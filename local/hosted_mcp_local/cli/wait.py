@@ -1,8 +1,9 @@
 """`hosted-mcp wait`: follow one server until it reaches a status, printing each transition as it happens.
 
-It exits 0 when the wanted status is reached, ROLLED_BACK when a stable status is reached with the record's
-`lastError` set (the change did not apply: the old configuration kept running), FAILED at Failed or when the server
-is removed, TIMEOUT otherwise. It follows the platform's status events (`GET /events`); where the API has none
+It exits 0 when the wanted status is reached, ROLLED_BACK when a change (Updating, Starting, Stopping) settles
+back in a stable status with `lastError` set (it did not apply: the old configuration kept running; a restart by
+the supervisor also sets `lastError`, but moves no status, so it is no rollback), FAILED at Failed or when the
+server is removed, TIMEOUT otherwise. It follows the platform's status events (`GET /events`); where the API has none
 (a deployed API), it reads the record every two seconds.
 """
 
@@ -21,6 +22,7 @@ from hosted_mcp_local.cli.exits import CliError, Exit
 DELETED = "Deleted"
 WAITABLE = (*(s.value for s in ServerStatus), DELETED)
 STABLE = frozenset({ServerStatus.IN_SERVICE.value, ServerStatus.STOPPED.value})
+CHANGES = frozenset({ServerStatus.UPDATING.value, ServerStatus.STARTING.value, ServerStatus.STOPPING.value})
 
 
 def status_name(text: str) -> str:
@@ -50,13 +52,15 @@ class Follower:
         self.name, self.wanted = name, wanted
         self.last: str | None = None
 
-    def seen(self, status: str, reason: str | None = None) -> Exit | None:
+    def seen(self, status: str, reason: str | None = None, came_from: str | None = None) -> Exit | None:
+        """One status seen; `came_from` is the status it was entered from, when known (else the last one seen)."""
+        came_from = came_from or self.last
         if status != self.last:
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             moved = f"{self.last} -> {status}" if self.last else status
             print(f"{stamp}  {self.name}  {moved}" + (f"  ({reason})" if reason else ""), flush=True)
             self.last = status
-        if status in STABLE and reason:
+        if status in STABLE and reason and came_from in CHANGES:
             print(f"{self.name} is {status}, but its last change did not apply: {reason}", file=sys.stderr)
             return Exit.ROLLED_BACK
         if status == self.wanted:
@@ -95,7 +99,8 @@ def follow(api: Api, server_id: str, follower: Follower, deadline: float) -> Exi
             if error.code == Exit.NOT_FOUND:
                 return follower.seen(DELETED)
             raise
-        return follower.seen(record["status"], record.get("lastError"))
+        status, reason = record["status"], record.get("lastError")
+        return follower.seen(status, reason, entered_from(api, server_id, status) if reason else None)
 
     while time.monotonic() < deadline:
         remaining = deadline - time.monotonic()
@@ -125,10 +130,18 @@ def follow(api: Api, server_id: str, follower: Follower, deadline: float) -> Exi
                 if not event:
                     continue
                 detail = event["detail"]
-                if (code := follower.seen(detail.get("toStatus") or DELETED, detail.get("lastError"))) is not None:
+                moved = (detail.get("toStatus") or DELETED, detail.get("lastError"), detail.get("fromStatus"))
+                if (code := follower.seen(*moved)) is not None:
                     return code
                 if time.monotonic() >= deadline:
                     break
         except (httpx.ReadTimeout, httpx.RemoteProtocolError):
             continue
     return None
+
+
+def entered_from(api: Api, server_id: str, status: str) -> str | None:
+    """The status a record entered its current one from, by its audit trail (a read of the record does not say)."""
+    entries = api.call("GET", f"/mcp/{server_id}/audit")["Items"]
+    last = entries[-1] if entries else None
+    return last["fromStatus"] if last and last["toStatus"] == status else None

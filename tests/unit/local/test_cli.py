@@ -143,6 +143,7 @@ def test_wait_takes_a_status_in_any_case() -> None:
         ([("Creating", None), ("InService", None)], "InService", Exit.OK),
         ([("Updating", None), ("InService", "replica 0 never answered")], "InService", Exit.ROLLED_BACK),
         ([("Starting", None), ("Stopped", "exited with code 1")], "InService", Exit.ROLLED_BACK),
+        ([("InService", "replica 0 exited with code 1; restarted")], "InService", Exit.OK),  # a restart: no change
         ([("Creating", None), ("Failed", "no such file")], "InService", Exit.FAILED),
         ([("Deleting", None), ("Deleted", None)], "Deleted", Exit.OK),
         ([("Updating", None)], "InService", None),
@@ -155,6 +156,15 @@ def test_wait_decides_from_the_statuses_it_sees(
     results = [follower.seen(status, reason) for status, reason in seen]
     assert results[-1] == code
     assert all(result is None for result in results[:-1])
+
+
+def test_a_rollback_seen_first_is_known_by_the_status_it_came_from() -> None:
+    # Given wait starts after the update settled: the record is InService with lastError, entered from Updating
+    follower = Follower("greeter", "InService")
+
+    # When / Then it is a rollback, while the same record entered from Creating (then restarted) is not
+    assert follower.seen("InService", "replica 0 never answered", came_from="Updating") == Exit.ROLLED_BACK
+    assert Follower("greeter", "InService").seen("InService", "restarted", came_from="Creating") == Exit.OK
 
 
 def test_logs_follow_prints_only_the_lines_after_the_overlap() -> None:
