@@ -1,9 +1,8 @@
-"""How commands print: tables for people (rich), JSON for scripts, key: value details, one line per event."""
+"""How commands print: tables for people, JSON for scripts, key: value details, one line per event."""
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,21 +12,14 @@ def emit_json(value: Any) -> None:
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Columns aligned, no borders, one row per line and never wrapped, so that `grep`, `awk` and `cut` still work
-    when the output is not a terminal."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    """Columns aligned, no borders, one row per line and never wrapped, so that `grep`, `awk` and `cut` still work.
 
-    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold", show_edge=False)
-    for header in headers:
-        table.add_column(header, no_wrap=True, overflow="ignore")
-    for row in rows:
-        table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))  # Text: never read as markup
-    console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 100_000, highlight=False)
-    with console.capture() as captured:
-        console.print(table)
-    sys.stdout.write("\n".join(line.rstrip() for line in captured.get().splitlines()) + "\n")
+    Not rich: the MCP SDK logs through rich's handler whenever rich is importable, and hosted Python servers run
+    with the platform's environment, so installing it would reformat (and wrap) every such server's log."""
+    cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    widths = [max([len(header), *(len(row[i]) for row in cells)]) for i, header in enumerate(headers)]
+    for row in [list(headers), *cells]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 def print_details(record: dict[str, Any], keys: Sequence[str]) -> None:
