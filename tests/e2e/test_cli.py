@@ -55,7 +55,10 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 def cli_process(platform: LocalPlatform, *args: str, token: str | None = None) -> subprocess.Popen[bytes]:
     """`hosted-mcp ARGS` as its own process, as a shell pipeline runs it."""
-    paths = [str(REPO_ROOT / "shared"), str(REPO_ROOT / "local"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    paths = [
+        *(str(REPO_ROOT / p) for p in ("shared", "gateway", "local")),
+        *filter(None, [os.environ.get("PYTHONPATH")]),
+    ]
     env = {
         **os.environ,
         "HOSTED_MCP_URL": platform.url,

@@ -46,7 +46,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path, proxy: str) -> N
     shutil.copytree(REPO_ROOT / "examples", checkout / "examples")
     (checkout / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
     port = str(free_port())
-    code_path = os.pathsep.join([str(REPO_ROOT / "shared"), str(REPO_ROOT / "local")])
+    code_path = os.pathsep.join(str(REPO_ROOT / p) for p in ("shared", "gateway", "local"))
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [code_path, os.environ.get("PYTHONPATH")])),
