@@ -11,13 +11,28 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export HOSTED_MCP_PROXY_BIN ?= $(abspath $(PROXY_BIN))
 
-.PHONY: install run test lint typecheck unit validate build bench bench-tools protocol-bench diagram clean aws-smoke aws-smoke-plan images
+# What serving needs besides the app: the stdio wrapper (PyPI mcp-proxy, in its own environment). When our own
+# bridge replaces it, this line and the $(PROXY_BIN) rule go.
+SERVE_TOOLS := $(PROXY_BIN)
 
-install: $(BIN)/.installed $(PROXY_BIN) $(SAM) $(TIME_SERVER) node_modules/.installed
+.PHONY: install install-run install-test run test lint typecheck unit validate build bench bench-tools protocol-bench diagram \
+  clean aws-smoke aws-smoke-plan images
 
-$(BIN)/.installed: pyproject.toml constraints.txt
+# Everything: what `make run` needs, then what `make test` adds.
+install: install-run install-test
+
+# The app with the one-machine runtime (`local` extra) and what serving needs: nothing of the tests.
+install-run: $(BIN)/.installed-run $(SERVE_TOOLS)
+
+# The test and build tools: pytest, ruff, mypy, moto... (`dev` extra), SAM, the test-only MCP server, npm packages.
+install-test: $(BIN)/.installed $(SAM) $(TIME_SERVER) node_modules/.installed
+
+$(BIN)/.installed-run: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[local]'
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.installed-run
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
@@ -45,7 +60,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p node_modules && touch $@
 
-run: install
+run: install-run
 	$(BIN)/hosted-mcp serve
 
 lint: $(BIN)/.installed
@@ -69,8 +84,11 @@ build: $(SAM)
 	test ! -L .aws-sam/build/SharedLayer/python/hosted_mcp/lifecycle.json
 	cmp .aws-sam/build/SharedLayer/python/hosted_mcp/lifecycle.json statemachine/lifecycle.json
 
+# --tb=native: on CPython 3.11.7 pytest's own traceback formatting (it parses the failing test's source) now and then
+# dies with "SystemError: AST constructor recursion depth mismatch" (CPython issue 106905), an INTERNALERROR that ends
+# the whole run at a test that merely failed or xfailed; Python's own traceback formatting parses nothing.
 test: install lint typecheck validate build
-	$(BIN)/pytest
+	$(BIN)/pytest --tb=native
 
 # A first real deployment, end to end, timed (tools/aws_smoke.py): needs an AWS account and HOSTED_MCP_SMOKE_*
 # settings, costs money, refuses to run in CI. `make aws-smoke-plan` prints what it would do.

@@ -304,11 +304,19 @@ class Fallback:
         if self.static is not None and scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             path = scope["path"]
             relative = path.lstrip("/")
-            if path == "/" or (relative and (self.web_dir / relative).is_file()):
+            if path == "/" or (relative and _is_file(self.web_dir / relative)):
                 await self.static(scope, receive, send)
                 return
         response = await self.gateway.management(Request(scope, receive))
         await response(scope, receive, send)
+
+
+def _is_file(path: Path) -> bool:
+    """Whether a UI file is there; a name the file system refuses (a segment over 255 bytes) is simply not there."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def create_app(platform: Platform, *, allowed_hosts: tuple[str, ...] = (), web_dir: Path = WEB_DIR) -> Starlette:

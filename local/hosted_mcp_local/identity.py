@@ -43,14 +43,20 @@ def _b64url_uint(value: int) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-class LocalIssuer:
-    """Loads (or creates, once) the signing key under `data_dir` and mints tokens with it."""
+class NoSigningKey(LookupError):
+    """The data directory has no signing key: no platform has run there."""
 
-    def __init__(self, data_dir: Path) -> None:
+
+class LocalIssuer:
+    """Loads (or creates, once, unless told not to) the signing key under `data_dir` and mints tokens with it."""
+
+    def __init__(self, data_dir: Path, *, create: bool = True) -> None:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
 
         path = data_dir / KEY_FILE
+        if not path.exists() and not create:
+            raise NoSigningKey(f"{path} does not exist")
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

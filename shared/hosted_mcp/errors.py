@@ -64,6 +64,16 @@ class ConcurrentModification(DomainError):
         super().__init__(message)
 
 
+class UnsupportedMediaType(DomainError):
+    """A body in a format the API does not read (it reads JSON only)."""
+
+    code = "UnsupportedMediaType"
+
+
+class PayloadTooLarge(DomainError):
+    code = "PayloadTooLarge"
+
+
 class Unauthorized(DomainError):
     code = "Unauthorized"
 
@@ -88,6 +98,9 @@ class DeploymentFailure:
     details: dict[str, str] = field(default_factory=dict)
 
 
+# Enough to fix a request by; a body of thousands of unknown keys must not make an answer of megabytes.
+MAX_PROBLEMS = 20
+
 # Where a request validator locates a problem (`("query", "limit")`): the field name is what follows.
 _REQUEST_PARTS = frozenset({"body", "query", "path", "header", "cookie"})
 
@@ -107,7 +120,7 @@ def field_problems(errors: Iterable[dict[str, Any]], read_only: frozenset[str] =
         else:
             message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
         problems.append(FieldProblem(name, message))
-    return problems or [FieldProblem("body", "is invalid")]
+    return problems[:MAX_PROBLEMS] or [FieldProblem("body", "is invalid")]
 
 
 def invalid_request_from(exc: Any, read_only: frozenset[str] = frozenset()) -> InvalidRequest:

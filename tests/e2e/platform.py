@@ -172,8 +172,16 @@ class LocalPlatform:
         found: dict[str, Any] = response.json()
         return found
 
-    def wait(self, server_id: str, status: str = "InService", timeout: float = 90) -> dict[str, Any] | None:
-        """`hosted-mcp wait` (event-driven): returns the record, or None once it is deleted."""
+    def get_by_name(self, name: str) -> dict[str, Any]:
+        with self.admin() as api:
+            servers: list[dict[str, Any]] = api.get("/mcp", params={"limit": 100}).json()["Items"]
+        [found] = [s for s in servers if s["name"] == name]
+        return found
+
+    def wait(
+        self, server_id: str, status: str = "InService", timeout: float = 90, *, expect: cli.Exit = cli.Exit.OK
+    ) -> dict[str, Any] | None:
+        """`hosted-mcp wait` (event-driven) must exit with `expect`: returns the record, or None once it is deleted."""
         code = cli.main(
             [
                 *("wait", server_id, "--for", status, "--timeout", str(timeout)),
@@ -181,10 +189,10 @@ class LocalPlatform:
             ]
         )
         if status == "Deleted":
-            assert code == cli.EXIT_OK, f"server {server_id} not deleted (exit {code})"
+            assert code == expect, f"server {server_id} not deleted (exit {code})"
             return None
         record = self.get(server_id)
-        assert code == cli.EXIT_OK, f"server {server_id} ended {record['status']}: {record.get('lastError')}"
+        assert code == expect, f"server {server_id} ended {record['status']}: {record.get('lastError')} (exit {code})"
         return record
 
     def workdir(self, server_id: str) -> Path:

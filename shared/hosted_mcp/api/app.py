@@ -2,9 +2,9 @@
 
 Roles live in one place, `hosted_mcp.auth.roles.MANAGEMENT_ROUTES` (the Lambda authorizer reads it too). The
 resolver checks the route's role before anything else, so nobody learns how a body is validated, or whether a
-route exists, before proving who they are; it then puts the caller and the services into the request context,
-and routes (split by feature, one `Router` each) receive them as dependencies. A route missing from the table
-cannot be included.
+route exists, before proving who they are; then that a body is JSON (`request_body`). It then puts the caller and
+the services into the request context, and routes (split by feature, one `Router` each) receive them as
+dependencies. A route missing from the table cannot be included.
 """
 
 from __future__ import annotations
@@ -14,15 +14,19 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.router import Router
 
 from hosted_mcp.api import api_keys, connections, servers
 from hosted_mcp.api.errors import error_response
+from hosted_mcp.api.request_body import JSON_MEDIA_TYPE, check_json_body
 from hosted_mcp.api.responses import openapi_json
 from hosted_mcp.api.services import CALLER, SERVICES, ApiServices
 from hosted_mcp.auth.roles import MANAGEMENT_ROUTES, Role, require_role, rule_for
-from hosted_mcp.errors import DomainError, invalid_request_from
+from hosted_mcp.errors import DomainError, NotFound, UnsupportedMediaType, invalid_request_from
 from hosted_mcp.models.api import READ_ONLY_FIELDS
 from hosted_mcp.models.domain import Caller
 
@@ -54,6 +58,7 @@ class ManagementResolver(APIGatewayRestResolver):
         caller = Caller.from_authorizer_context((event.get("requestContext") or {}).get("authorizer"))
         try:
             require_role(caller, role)
+            check_json_body(event)
         except DomainError as error:
             return proxy_result(error_response(error))
         self.append_context(**{CALLER: caller, SERVICES: self.services()})
@@ -80,6 +85,14 @@ def build_resolver(services: Callable[[], ApiServices]) -> ManagementResolver:
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response:
         return error_response(invalid_request_from(error, READ_ONLY_FIELDS))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(_: RequestUnsupportedContentType) -> Response:  # e.g. `Application/JSON`: Powertools is strict
+        return error_response(UnsupportedMediaType(f"The body must be {JSON_MEDIA_TYPE}"))
+
+    @app.not_found
+    def _no_route(_: Exception) -> Response:
+        return error_response(NotFound("No such route"))
 
     for feature in FEATURES:
         app.include_secured(feature)

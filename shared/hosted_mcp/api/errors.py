@@ -13,8 +13,10 @@ from hosted_mcp.errors import (
     InvalidRequest,
     NameConflict,
     NotFound,
+    PayloadTooLarge,
     StatusConflict,
     Unauthorized,
+    UnsupportedMediaType,
 )
 from hosted_mcp.models.api import ErrorBody, ErrorDetail
 
@@ -26,6 +28,8 @@ HTTP_STATUS: dict[type[DomainError], HTTPStatus] = {
     NameConflict: HTTPStatus.CONFLICT,
     StatusConflict: HTTPStatus.CONFLICT,
     ConcurrentModification: HTTPStatus.CONFLICT,
+    PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
 }
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hosted_mcp_local.cli import PROJECT_PROXY, find_mcp_proxy
+from hosted_mcp_local.cli import serve
+from hosted_mcp_local.cli.serve import PROJECT_PROXY, find_mcp_proxy
 
 
 def test_an_explicit_proxy_wins(tmp_path: Path) -> None:
@@ -40,9 +41,27 @@ def test_without_one_on_path_the_project_install_is_used(tmp_path: Path, monkeyp
     assert find_mcp_proxy(None) == str((tmp_path / PROJECT_PROXY).resolve())
 
 
+def test_started_outside_the_checkout_it_finds_the_checkouts_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the checkout this package runs from has .tools/mcp-proxy, and serve starts elsewhere with none on PATH
+    checkout = tmp_path / "checkout"
+    (checkout / PROJECT_PROXY).parent.mkdir(parents=True)
+    (checkout / PROJECT_PROXY).write_text("#!/bin/sh\n")
+    monkeypatch.setattr(serve, "CHECKOUT", checkout)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+
+    # When / Then the checkout's own install is used
+    assert find_mcp_proxy(None) == str((checkout / PROJECT_PROXY).resolve())
+
+
 def test_nothing_anywhere_leaves_the_plain_name_so_the_failure_names_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(serve, "CHECKOUT", tmp_path / "no-checkout")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert find_mcp_proxy(None) == "mcp-proxy"

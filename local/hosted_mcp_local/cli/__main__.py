@@ -1,0 +1,3 @@
+from hosted_mcp_local.cli import main
+
+raise SystemExit(main())
