@@ -9,11 +9,6 @@ SAM := $(TOOLS)/sam/bin/sam
 TIME_SERVER := $(TOOLS)/mcp-server-time/bin/mcp-server-time
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
-export HOSTED_MCP_PROXY_BIN ?= $(abspath $(PROXY_BIN))
-
-# What serving needs besides the app: the stdio wrapper (PyPI mcp-proxy, in its own environment). When our own
-# bridge replaces it, this line and the $(PROXY_BIN) rule go.
-SERVE_TOOLS := $(PROXY_BIN)
 
 .PHONY: install install-run install-test run test lint typecheck unit validate build bench bench-tools protocol-bench diagram \
   clean aws-smoke aws-smoke-plan images
@@ -22,7 +17,7 @@ SERVE_TOOLS := $(PROXY_BIN)
 install: install-run install-test
 
 # The app with the one-machine runtime (`local` extra) and what serving needs: nothing of the tests.
-install-run: $(BIN)/.installed-run $(SERVE_TOOLS)
+install-run: $(BIN)/.installed-run
 
 # The test and build tools: pytest, ruff, mypy, moto... (`dev` extra), SAM, the test-only MCP server, npm packages.
 install-test: $(BIN)/.installed $(SAM) $(TIME_SERVER) node_modules/.installed
@@ -36,7 +31,8 @@ $(BIN)/.installed: $(BIN)/.installed-run
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
-# mcp-proxy needs mcp<2 and aws-sam-cli pins boto3 exactly: each lives in its own environment.
+# PyPI mcp-proxy, the stdio bridge `bench bridge` and `bench gateway` compare ours with (it needs mcp<2), and SAM
+# (aws-sam-cli pins boto3 exactly): each lives in its own environment.
 $(PROXY_BIN): tools/mcp-proxy.txt
 	$(PYTHON) -m venv $(TOOLS)/mcp-proxy
 	$(TOOLS)/mcp-proxy/bin/pip install -q -r tools/mcp-proxy.txt
@@ -103,7 +99,7 @@ images:
 	docker build --platform linux/amd64 -f images/stdio-base/Dockerfile -t hosted-mcp-stdio-base:dev .
 	docker build --platform linux/amd64 -f images/router/Dockerfile -t hosted-mcp-router:dev .
 
-bench: install
+bench: install $(PROXY_BIN)
 	$(BIN)/python -m bench
 
 # The MCP protocol bench alone (conformance suite and real clients through the gateway), and its baseline tables.

@@ -1,9 +1,9 @@
 """How a replica's process is started: its command line and its environment, and whether an image can run here.
 
-- stdio servers run behind the wrapper (`mcp-proxy --port P --host 127.0.0.1 --pass-environment -- <command>`),
-  the server started through `replica_output.stderr_shim` so its own stderr reaches the platform apart from the
-  wrapper's; HTTP/SSE servers run their start command with `PORT=<port>`. Commands are split with `shlex`, never
-  handed to a shell.
+- stdio servers run behind the platform's bridge (`python -m hosted_mcp_bridge --host 127.0.0.1 --port P ... --
+  <command>`, the options `hosted_mcp.stdio` gives AWS too), the server started through
+  `replica_output.stderr_shim` so its own stderr reaches the platform apart from the bridge's; HTTP/SSE servers run
+  their start command with `PORT=<port>`. Commands are split with `shlex`, never handed to a shell.
 - The environment is a small base (PATH with the platform's interpreter first, HOME, locale) plus the record's
   `environment`, the server's name and replica index, and the process tag (never the platform's environment).
 """
@@ -14,25 +14,28 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from hosted_mcp.models.domain import ServerSpec
 from hosted_mcp.models.fields import REQUEST_STATE_KEY_VARIABLE, ServerType
+from hosted_mcp.stdio import bridge_arguments
 from hosted_mcp_local.processes import LOOPBACK, PROCESS_TAG
 from hosted_mcp_local.replica_output import stderr_shim
 
 BASE_ENV_NAMES = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "SYSTEMROOT")
-# A wrapper's own INFO logging is a few lines per health-check request: keep only its warnings. Each wrapper spells
-# the level its own way.
-WRAPPER_QUIET = {"mcp-proxy": ("--log-level", "WARNING"), "hosted-mcp-bridge": ("--log-level", "warning")}
+# The bridge runs on the platform's own interpreter, isolated from the caller's PYTHONPATH and working directory;
+# its INFO lines are a few per health check: keep only its warnings.
+BRIDGE = (sys.executable, "-I", "-m", "hosted_mcp_bridge")
+BRIDGE_QUIET = ("--log-level", "warning")
 
 
 @dataclass(frozen=True)
 class Launch:
-    """How a replica's process is started: the command, its working directory and environment, and (for a server
-    behind a wrapper) the FIFO its own stderr goes to."""
+    """How a replica's process is started: the command, its working directory and environment, and (for a stdio
+    server, behind the bridge) the FIFO its own stderr goes to."""
 
     command: Sequence[str]
     cwd: Path
@@ -40,13 +43,15 @@ class Launch:
     fifo: Path | None = None
 
 
-def command(spec: ServerSpec, port: int, *, wrapper: str, stderr_fifo: Path | None = None) -> list[str]:
-    args = shlex.split(spec.startCommand)
+def command(spec: ServerSpec, port: int, *, stderr_fifo: Path | None = None) -> list[str]:
     if spec.serverType is not ServerType.STDIO:
-        return args
-    quiet = WRAPPER_QUIET.get(Path(wrapper).name, ())
-    server = stderr_shim(stderr_fifo, args) if stderr_fifo is not None else args
-    return [wrapper, "--port", str(port), "--host", LOOPBACK, "--pass-environment", *quiet, "--", *server]
+        return shlex.split(spec.startCommand)
+    arguments = bridge_arguments(spec, host=LOOPBACK, port=port)
+    split = arguments.index("--")
+    options, server = arguments[:split], arguments[split + 1 :]
+    if stderr_fifo is not None:
+        server = stderr_shim(stderr_fifo, server)
+    return [*BRIDGE, *options, *BRIDGE_QUIET, "--", *server]
 
 
 def environment(

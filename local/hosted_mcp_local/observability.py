@@ -80,7 +80,7 @@ def structure_everything_else() -> None:
     threading.excepthook = uncaught_in_thread
 
 
-def announce(base_url: str, data_dir: Path, proxy_bin: str, proxy_found: bool) -> None:
+def announce(base_url: str, data_dir: Path) -> None:
     """The platform is up: where, and what to do next (commands, never a credential)."""
     logger.info(
         "Hosted MCP is running at",
@@ -89,9 +89,3 @@ def announce(base_url: str, data_dir: Path, proxy_bin: str, proxy_found: bool) -
         admin_token_command=f"hosted-mcp token --data-dir {data_dir} --user admin --admin",
         then=f"export HOSTED_MCP_URL={base_url} HOSTED_MCP_TOKEN=<that token>",
     )
-    if not proxy_found:
-        logger.warning(
-            "mcp-proxy not found: stdio servers will fail until it is installed",
-            mcp_proxy=proxy_bin,
-            hint="`make install` puts it in .tools/mcp-proxy; or pass --mcp-proxy PATH",
-        )

@@ -64,7 +64,6 @@ class DataDirInUse(RuntimeError):
 @dataclass(frozen=True)
 class PlatformConfig:
     data_dir: Path
-    proxy_bin: str
     base_url: str
     reconcile_interval: float = 60.0
     startup_timeout: float = 60.0
@@ -116,7 +115,6 @@ class Platform:
         self.events = LocalStatusEvents()
         self.supervisor = ProcessSupervisor(
             config.data_dir,
-            proxy_bin=config.proxy_bin,
             on_settled=self.settle,
             on_restart=self.count_restart,
             startup_timeout=config.startup_timeout,

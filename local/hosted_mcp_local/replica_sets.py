@@ -58,7 +58,6 @@ class ReplicaSets:
         self,
         *,
         tag: str,
-        wrapper: str,
         interpreter_dir: str,
         settings: SupervisionSettings,
         startup_timeout: float,
@@ -69,7 +68,6 @@ class ReplicaSets:
     ) -> None:
         self.tag = tag
         self.shared_secret = shared_secret
-        self.wrapper = wrapper
         self.interpreter_dir = interpreter_dir
         self.settings = settings
         self.startup_timeout = startup_timeout
@@ -148,12 +146,12 @@ class ReplicaSets:
             interpreter_dir=self.interpreter_dir,
             secret=self.shared_secret(deployment.server_id) if self.shared_secret is not None else None,
         )
-        command = launch.command(spec, replica.port, wrapper=self.wrapper, stderr_fifo=fifo)
+        command = launch.command(spec, replica.port, stderr_fifo=fifo)
         return launch.Launch(command=command, cwd=deployment.workdir, env=env, fifo=fifo)
 
     def _fifos_work(self, directory: Path) -> bool:
         """Whether FIFOs can be made where servers' logs are (not on every file system): without them a wrapped
-        server's stderr stays mixed with its wrapper's output, and failure reasons quote both."""
+        server's stderr stays mixed with the bridge's output, and failure reasons quote both."""
         if self._fifos is None:
             probe = directory / ".fifo-check"
             try:

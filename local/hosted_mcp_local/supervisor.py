@@ -1,6 +1,7 @@
 """The supervisor: the one-machine DeploymentBackend. Each server runs as local processes, one port per replica.
 
-- stdio servers run behind the real `mcp-proxy`, HTTP/SSE servers on their own with `PORT` (`launch.py`).
+- stdio servers run behind the platform's bridge (`hosted_mcp_bridge`), HTTP/SSE servers on their own with `PORT`
+  (`launch.py`).
 - Actions (deploy, apply, teardown) run on a worker thread and end in a `Settlement` reported to `on_settled`
   (which settles the record); readiness is a real MCP initialize + tools/list, for up to
   max(startup timeout, `startPeriod`).
@@ -49,7 +50,6 @@ class ProcessSupervisor(DeploymentBackend):
         self,
         data_dir: Path,
         *,
-        proxy_bin: str,
         on_settled: Callable[[Settlement], None],
         on_restart: Callable[[str, str], None] = lambda server_id, reason: None,
         startup_timeout: float = 60.0,
@@ -71,7 +71,6 @@ class ProcessSupervisor(DeploymentBackend):
         self.tag = data_dir_tag(data_dir)
         self.sets = ReplicaSets(
             tag=self.tag,
-            wrapper=proxy_bin,
             interpreter_dir=interpreter_dir or str(Path(sys.executable).parent),
             settings=settings or SupervisionSettings(),
             startup_timeout=startup_timeout,
@@ -317,4 +316,4 @@ class ProcessSupervisor(DeploymentBackend):
     # -- what tests and the CLI ask about how servers are run ------------------------------------------------
 
     def command(self, spec: ServerSpec, port: int, stderr_fifo: Path | None = None) -> list[str]:
-        return launch.command(spec, port, wrapper=self.sets.wrapper, stderr_fifo=stderr_fifo)
+        return launch.command(spec, port, stderr_fifo=stderr_fifo)

@@ -1,11 +1,10 @@
-"""The bridge is drop-in where mcp-proxy ran: the one-machine platform, unchanged, starts it with mcp-proxy's
-command line (`--port P --host 127.0.0.1 --pass-environment -- <command>`), and clients reach every
-server→client message through the authenticating gateway at /mcp/{name}/mcp and /mcp/{name}/sse."""
+"""The bridge as the one-machine platform runs it: stdio servers hosted behind it in either child mode (the record's
+`stdioChild`), and clients reach every server→client message through the authenticating gateway at
+/mcp/{name}/mcp and /mcp/{name}/sse."""
 
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -15,42 +14,35 @@ from tests.e2e.platform import LocalPlatform
 from tests.support.lambdas import REPO_ROOT
 
 
-@pytest.fixture(scope="module", params=["per-session", "shared"])
-def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
-    """A platform whose "mcp-proxy" is the bridge (in the given mode), with tests/servers as an artifact."""
-    home = tmp_path_factory.mktemp("behind-gateway")
-    wrapper = home / "hosted-mcp-bridge"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f'PYTHONPATH={REPO_ROOT / "bridge"} exec {sys.executable} -m hosted_mcp_bridge --child {request.param} "$@"\n'
-    )
-    wrapper.chmod(0o755)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOSTED_MCP_PROXY_BIN", str(wrapper))
-        running = LocalPlatform(home / "data")
-        running.data_dir.mkdir(parents=True)
-        shutil.copytree(REPO_ROOT / "tests" / "servers", running.data_dir / "artifacts" / "bridge" / "servers")
-        running.start()
-        try:
-            yield running
-        finally:
-            running.stop()
-
-
 @pytest.fixture(scope="module")
-def companion(platform: LocalPlatform) -> dict:
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
+    """A platform with tests/servers as an artifact."""
+    running = LocalPlatform(tmp_path_factory.mktemp("behind-gateway") / "data")
+    running.data_dir.mkdir(parents=True)
+    shutil.copytree(REPO_ROOT / "tests" / "servers", running.data_dir / "artifacts" / "bridge" / "servers")
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module", params=["perSession", "shared"])
+def companion(request: pytest.FixtureRequest, platform: LocalPlatform) -> dict:
     created = platform.create(
         {
-            "name": "companion",
+            "name": f"companion-{request.param.lower()}",
             "serverType": "stdio",
             "startCommand": "python companion.py",
             "s3Path": "bridge/servers",
+            "stdioChild": request.param,
             "environment": {"COMPANION_SETTING": "from the record"},
             "groups": ["demo"],
         }
     )
     record = platform.wait(created["id"])
     assert record is not None
+    assert record["status"] == "InService", record
     return record
 
 

@@ -53,7 +53,7 @@ def test_the_server_gets_the_bridges_environment_and_stderr(
     session_id = initialize(bridge)
     # When a tool reads it
     seen = call_text(bridge, session_id, "env", name="HOSTED_MCP_BRIDGE_TEST")
-    # Then the server saw it (mcp-proxy's --pass-environment), and what it wrote to stderr is in the bridge's
+    # Then the server saw it (as mcp-proxy's --pass-environment did), and what it wrote to stderr is in the bridge's
     assert seen == "from-the-bridge"
     assert "plain: serving on stdio" in bridge.logs()
 

@@ -46,17 +46,6 @@ def chromium_path() -> str | None:
     return None
 
 
-def proxy_bin() -> str | None:
-    for candidate in (
-        os.environ.get("HOSTED_MCP_PROXY_BIN"),
-        str(REPO / ".tools" / "mcp-proxy" / "bin" / "mcp-proxy"),
-        shutil.which("mcp-proxy"),
-    ):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
 def cli() -> list[str]:
     """`hosted-mcp` from the environment running the tests (the console script, else the module)."""
     script = Path(sys.executable).parent / "hosted-mcp"
@@ -150,14 +139,11 @@ def chromium_executable() -> str:
 
 @pytest.fixture(scope="package")
 def platform(tmp_path_factory: pytest.TempPathFactory, chromium_executable: str) -> Iterator[LocalPlatform]:
-    proxy = proxy_bin()
-    if proxy is None:
-        pytest.fail("mcp-proxy not found: run `make install` (it goes to .tools/mcp-proxy) or set HOSTED_MCP_PROXY_BIN")
     data_dir = tmp_path_factory.mktemp("platform")
     shutil.copytree(EXAMPLES, data_dir / "artifacts" / "examples")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "HOSTED_MCP_PROXY_BIN": proxy, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [*cli(), "serve", "--port", str(port), "--data-dir", str(data_dir), "--log-level", "warning"],
         stdout=subprocess.PIPE,

@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
-SETTLE_TIMEOUT_MS = 60_000  # a stdio server: mcp-proxy start + MCP readiness probe
+SETTLE_TIMEOUT_MS = 60_000  # a stdio server: bridge start + MCP readiness probe
 
 
 class ManagementPage:

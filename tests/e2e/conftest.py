@@ -1,4 +1,4 @@
-"""End-to-end fixtures: a real `hosted-mcp serve` per module, real mcp-proxy, real server processes."""
+"""End-to-end fixtures: a real `hosted-mcp serve` per module, the real bridge, real server processes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hosted_mcp_local.processes import data_dir_tag, tagged_processes
-from tests.e2e.platform import TOOLS, LocalPlatform, proxy_bin
+from tests.e2e.platform import TOOLS, LocalPlatform
 from tests.support.lambdas import REPO_ROOT
 
 TIME_SERVER_REQUIREMENTS = REPO_ROOT / "tools" / "mcp-server-time.txt"
@@ -23,16 +23,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
-@pytest.fixture(scope="session")
-def proxy() -> str:
-    binary = proxy_bin()
-    if binary is None:
-        pytest.fail("mcp-proxy is not installed: run `make install` (or set HOSTED_MCP_PROXY_BIN)")
-    return binary
-
-
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory, proxy: str) -> Iterator[LocalPlatform]:
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     running = LocalPlatform(tmp_path_factory.mktemp("platform") / "data")
     running.data_dir.mkdir(parents=True)
     running.publish_examples()

@@ -39,13 +39,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def proxy_bin() -> str | None:
-    configured = os.environ.get("HOSTED_MCP_PROXY_BIN")
-    candidates = [configured] if configured else []
-    candidates += [str(TOOLS / "mcp-proxy" / "bin" / "mcp-proxy"), shutil.which("mcp-proxy") or ""]
-    return next((c for c in candidates if c and Path(c).is_file()), None)
-
-
 def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
     """For conditions nothing notifies about (a port opening, a process ending); bounded in time."""
     deadline = time.monotonic() + timeout
@@ -94,11 +87,8 @@ class LocalPlatform:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LocalPlatform:
-        binary = proxy_bin()
-        assert binary, "mcp-proxy not found: run `make install` or set HOSTED_MCP_PROXY_BIN"
         env = {
             **os.environ,
-            "HOSTED_MCP_PROXY_BIN": binary,
             "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / p) for p in ("shared", "gateway", "local")),
             "POWERTOOLS_LOG_LEVEL": "INFO",
             **self.env,

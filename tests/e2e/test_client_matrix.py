@@ -117,15 +117,7 @@ def test_client_lists_and_calls_through_the_gateway(
     assert outcome.text.startswith("Echo: from ")
 
 
-STDIO_CAPABILITIES = (
-    "stdio bridge: mcp-proxy 0.13 opens its own session to the child and declares no sampling, elicitation or "
-    "roots, so the server hides the tools that need them (13 tools instead of 16) (issue 10, build 2)"
-)
-
-
-@pytest.mark.parametrize(
-    "mode", [pytest.param("stdio", marks=pytest.mark.xfail(strict=True, reason=STDIO_CAPABILITIES)), "streamableHttp"]
-)
+@pytest.mark.parametrize("mode", ["stdio", "streamableHttp"])
 def test_the_callers_capabilities_reach_the_hosted_server(
     platform: LocalPlatform, everything: dict[tuple[str, int], dict], mode: str
 ) -> None:

@@ -47,37 +47,11 @@ TARGETS = [("http", "direct"), ("http", "gateway"), ("stdio", "direct"), ("stdio
 
 # What today's platform lacks, per case: the xfail reasons. Measured with `make protocol-bench` (see
 # docs/protocol-bench.md); each entry names the missing piece of issue 10.
-STDIO_BRIDGE_JSON = (
-    "stdio bridge: mcp-proxy 0.13 answers POSTs with json_response=True, so messages the server sends while a "
-    "request runs never reach the client (issue 10, build 2)"
-)
-STDIO_BRIDGE_CALLBACKS = (
-    "stdio bridge: mcp-proxy 0.13's client session has no sampling/elicitation callbacks, so server->client "
-    "requests fail (issue 10, build 2)"
-)
 STDIO_BRIDGE_HOST = (
-    "stdio bridge: mcp-proxy 0.13 accepts any Host/Origin on the replica's port (DNS rebinding); only the "
-    "gateway in front checks them (issue 10, build 2)"
+    "stdio bridge: accepts any Host/Origin on the replica's own loopback port; the gateway in front of it checks "
+    "them, and only the gateway is published"
 )
 KNOWN_GAPS: dict[tuple[str, str, str], str] = {("stdio", "direct", "dns-rebinding-protection"): STDIO_BRIDGE_HOST}
-
-
-def _stdio_gaps() -> dict[tuple[str, str, str], str]:
-    gaps = {}
-    for target in ("direct", "gateway"):
-        for scenario in ("tools-call-with-logging", "tools-call-with-progress"):
-            gaps[("stdio", target, scenario)] = STDIO_BRIDGE_JSON
-        for scenario in (
-            "tools-call-sampling",
-            "tools-call-elicitation",
-            "elicitation-sep1034-defaults",
-            "elicitation-sep1330-enums",
-        ):
-            gaps[("stdio", target, scenario)] = STDIO_BRIDGE_CALLBACKS
-    return gaps
-
-
-KNOWN_GAPS.update(_stdio_gaps())
 
 
 def _case(hosting: str, target: str, scenario: str) -> pytest.param:  # type: ignore[valid-type]

@@ -18,9 +18,7 @@ def setting(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
 
 
-def test_kill_9_at_random_points_races_and_a_fleet_all_hold(
-    tmp_path: Path, proxy: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_kill_9_at_random_points_races_and_a_fleet_all_hold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     trials = setting("HOSTED_MCP_CRASH_TRIALS", 3)
     rounds = setting("HOSTED_MCP_CRASH_ROUNDS", 3)
     fleet = setting("HOSTED_MCP_CRASH_FLEET", 5)

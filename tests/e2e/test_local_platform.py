@@ -30,7 +30,7 @@ def greeter(platform: LocalPlatform) -> dict:
 
 
 def test_stdio_server_answers_over_streamable_http_and_sse(platform: LocalPlatform, greeter: dict) -> None:
-    # Given a stdio server created over REST that reached InService behind mcp-proxy
+    # Given a stdio server created over REST that reached InService behind the bridge
     token = platform.token("ada", ["demo"])
 
     # When a group member calls a tool through the gateway over each transport
@@ -104,7 +104,7 @@ def test_the_server_learns_who_calls_but_gets_the_token_only_by_opting_in(platfo
 
 
 def test_registry_server_is_hosted_and_called(platform: LocalPlatform, time_server: Path) -> None:
-    # Given mcp-server-time from PyPI, a stdio server run behind mcp-proxy
+    # Given mcp-server-time from PyPI, a stdio server run behind the bridge
     created = platform.create({"name": "time", "serverType": "stdio", "startCommand": f"{time_server}"})
     record = platform.wait(created["id"])
     assert record is not None
@@ -239,7 +239,7 @@ def test_killed_server_process_is_restarted_within_the_liveness_interval(platfor
     token = platform.token("ada")
     assert call_tool(record["url"], token, "greet", {"name": "x"}) == "Hello, x!"
 
-    # When the server process behind mcp-proxy dies (the proxy itself keeps running and keeps saying "ok")
+    # When the server process behind the bridge dies (the bridge itself keeps running)
     replica_processes = processes_in(platform.workdir(record["id"]))
     children = [pid for pid in replica_processes if _cmdline(pid).split(b"\0")[:2] == [b"python", b"server.py"]]
     assert len(children) == 1

@@ -15,7 +15,7 @@ def audit(platform: LocalPlatform, server_id: str) -> list[dict]:
     return items
 
 
-def test_restart_loses_nothing_and_leaves_no_process_behind(tmp_path: Path, proxy: str) -> None:
+def test_restart_loses_nothing_and_leaves_no_process_behind(tmp_path: Path) -> None:
     platform = LocalPlatform(tmp_path / "data")
     platform.data_dir.mkdir()
     platform.publish_examples()

@@ -26,18 +26,6 @@ from tests.e2e.platform import LocalPlatform
 from tests.support.clients import first_text, python_client
 
 TESTS = Path(__file__).parents[1]
-STDIO_JSON_RESPONSE = (
-    "stdio bridge: mcp-proxy 0.13 answers POSTs with json_response=True, so progress sent while the tool runs "
-    "never reaches the client (issue 10, build 2)"
-)
-STDIO_NO_CALLBACKS = (
-    "stdio bridge: mcp-proxy 0.13's client session has no sampling/elicitation callbacks, so the server's "
-    "request fails (issue 10, build 2)"
-)
-STDIO_2025_ONLY = (
-    "stdio bridge: mcp-proxy 0.13 (MCP SDK 1.x) stops at 2025-11-25: a client pinned to 2026-07-28 gets "
-    "400 'Missing session ID' (issue 10, build 1/2)"
-)
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +60,6 @@ def witness(platform: LocalPlatform) -> dict:
     return record
 
 
-def bridged(hosting: str, reason: str) -> Any:
-    marks = [pytest.mark.xfail(strict=True, reason=reason)] if hosting == "stdio" else []
-    return pytest.param(hosting, marks=marks, id=hosting)
-
-
 # -- progress -----------------------------------------------------------------------------------------------------
 
 
@@ -98,7 +81,7 @@ async def _call_with_progress(url: str, token: str, steps: int, interval_ms: int
         return progress_at, time.monotonic() - started, first_text(result) or ""
 
 
-@pytest.mark.parametrize("hosting", [bridged("stdio", STDIO_JSON_RESPONSE), bridged("http", "")])
+@pytest.mark.parametrize("hosting", ["stdio", "http"])
 def test_progress_of_a_long_tool_reaches_the_client_before_the_result(
     platform: LocalPlatform, conformance: dict[str, dict], hosting: str
 ) -> None:
@@ -118,7 +101,7 @@ def test_progress_of_a_long_tool_reaches_the_client_before_the_result(
 # -- sampling and elicitation -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("hosting", [bridged("stdio", STDIO_NO_CALLBACKS), bridged("http", "")])
+@pytest.mark.parametrize("hosting", ["stdio", "http"])
 def test_sampling_and_elicitation_round_trip(
     platform: LocalPlatform, conformance: dict[str, dict], hosting: str
 ) -> None:
@@ -137,14 +120,7 @@ def test_sampling_and_elicitation_round_trip(
     assert elicited.text.startswith("User response: action=accept")
 
 
-@pytest.mark.parametrize(
-    "hosting",
-    [
-        pytest.param("stdio", marks=pytest.mark.xfail(strict=True, reason=STDIO_2025_ONLY)),
-        "http",
-        "http-x2",
-    ],
-)
+@pytest.mark.parametrize("hosting", ["stdio", "http", "http-x2"])
 def test_a_current_revision_client_completes_a_multi_round_trip_call(
     platform: LocalPlatform, conformance: dict[str, dict], hosting: str
 ) -> None:

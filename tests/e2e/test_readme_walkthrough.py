@@ -40,7 +40,7 @@ def test_the_marker_names_a_block_that_talks_to_the_default_port() -> None:
     assert "hosted-mcp create" in block
 
 
-def test_the_readme_walkthrough_runs_as_written(tmp_path: Path, proxy: str) -> None:
+def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     # Given a fresh checkout's layout after `make run`, and the platform started there as `make run` does
     checkout = tmp_path / "hosted-mcp"
     shutil.copytree(REPO_ROOT / "examples", checkout / "examples")
@@ -50,7 +50,6 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path, proxy: str) -> N
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [code_path, os.environ.get("PYTHONPATH")])),
-        "HOSTED_MCP_PROXY_BIN": proxy,
         "HOSTED_MCP_PORT": port,
     }
     for name in ("HOSTED_MCP_URL", "HOSTED_MCP_TOKEN", "HOSTED_MCP_DATA_DIR", "HOSTED_MCP_CONFIG"):

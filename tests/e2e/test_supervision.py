@@ -44,7 +44,7 @@ QUICK_CHECKS = {"interval": 5, "timeout": 2, "retries": 1, "startPeriod": 0}
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory, proxy: str) -> Iterator[LocalPlatform]:
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     running = LocalPlatform(tmp_path_factory.mktemp("supervision") / "data", env=SETTINGS)
     running.data_dir.mkdir(parents=True)
     running.publish_examples()
@@ -97,7 +97,7 @@ def test_a_killed_stdio_server_behind_a_live_wrapper_is_restarted_at_once_not_af
     events = platform.follow(record["id"])
     [server] = [p for p in processes_in(platform.workdir(record["id"])) if cmdline(p)[:2] == [b"python", b"server.py"]]
 
-    # When the server behind mcp-proxy is killed (mcp-proxy keeps running and keeps answering initialize)
+    # When the server behind the bridge is killed (the bridge keeps running)
     killed_at = time.monotonic()
     os.kill(server, signal.SIGKILL)
 
@@ -113,7 +113,7 @@ def test_a_killed_stdio_server_behind_a_live_wrapper_is_restarted_at_once_not_af
     assert (current["status"], current["restarts"], current["lastError"]) == ("InService", 1, reason)
     wait_answering(record["url"], platform.token("ada"))
     assert call_tool(record["url"], platform.token("ada"), "greet", {"name": "again"}) == "Hello, again!"
-    print(f"\nkilled stdio server behind mcp-proxy: restart event {detected:.2f}s after the kill")
+    print(f"\nkilled stdio server behind the bridge: restart event {detected:.2f}s after the kill")
     events.close()
 
 
@@ -125,7 +125,7 @@ def test_a_hung_stdio_server_is_restarted_after_its_retries_within_the_bound(pla
     events = platform.follow(record["id"])
     [server] = [p for p in processes_in(platform.workdir(record["id"])) if cmdline(p)[:2] == [b"python", b"server.py"]]
 
-    # When the server behind mcp-proxy hangs (alive, answering nothing)
+    # When the server behind the bridge hangs (alive, answering nothing)
     stopped_at = time.monotonic()
     os.kill(server, signal.SIGSTOP)
 
@@ -149,8 +149,9 @@ def test_after_a_restart_the_start_period_is_honoured_so_a_slow_server_is_restar
     events = platform.follow(record["id"])
 
     # When its process group dies
-    [wrapper] = [p for p in processes_in(platform.workdir(record["id"])) if b"mcp-proxy" in b" ".join(cmdline(p))]
-    os.kill(wrapper, signal.SIGKILL)
+    running = processes_in(platform.workdir(record["id"]))
+    [bridge] = [p for p in running if b"hosted_mcp_bridge" in b" ".join(cmdline(p))]
+    os.kill(bridge, signal.SIGKILL)
 
     # Then it is restarted once and answers again: its slow start is not taken for failed checks
     events.wait_for(restarted)
@@ -202,12 +203,12 @@ def test_a_server_that_fails_at_start_is_failed_with_its_last_lines_and_no_secre
     # When its creation fails
     record = platform.wait(created["id"], "Failed")
 
-    # Then the reason quotes the server's own last lines (not mcp-proxy's traceback after them), the secret redacted
+    # Then the reason quotes the server's own last lines (not the bridge's after them), the secret redacted
     assert record is not None
     reason = record["lastError"]
-    assert reason.startswith("replica 0: exited with code 1 before answering MCP; its last output:\n")
+    assert reason.startswith("replica 0: exited with code 3 before answering MCP; its last output:\n")  # the bridge's
     assert reason.endswith("RuntimeError: cannot open the cache directory: permission denied (config: ***)")
-    assert "Exception Group" not in reason
+    assert "hosted-mcp-bridge" not in reason
     assert SECRET not in reason
     assert len(reason.split("its last output:\n", 1)[1].splitlines()) <= 5
     # And the whole story is in the server's log
@@ -253,7 +254,7 @@ def test_a_failed_server_is_fixed_by_an_update_and_runs_the_fix(platform: LocalP
 
 
 def test_after_a_platform_restart_servers_restore_in_the_background_and_one_that_cannot_is_failed(
-    tmp_path: Path, proxy: str
+    tmp_path: Path,
 ) -> None:
     platform = LocalPlatform(tmp_path / "data")
     platform.data_dir.mkdir()
@@ -344,7 +345,7 @@ def test_liveness_checks_leave_no_line_in_the_servers_log_but_real_calls_do(
         assert sum("Terminating session" in line for line in added) == 1, added
         assert sum('"DELETE /mcp HTTP/1.1"' in line for line in added) == 1, added
     else:
-        assert added == [], added  # mcp-proxy is quiet, and the server says nothing about tools/list
+        assert added == [], added  # the bridge is quiet, and the server says nothing about tools/list
 
 
 def test_a_chatty_replica_log_is_rotated_under_its_cap(platform: LocalPlatform) -> None:

@@ -1,7 +1,7 @@
 """Know every call, on one machine: per-tool authorization, the call audit trail, call limits, metrics and traces,
 through a real `hosted-mcp serve` with real servers and the official MCP Python SDK client.
 
-The matrix: the conformance server hosted as stdio (behind mcp-proxy), HTTP and SSE, with one tool policy for three
+The matrix: the conformance server hosted as stdio (behind the bridge), HTTP and SSE, with one tool policy for three
 groups; four callers; 2025 and 2026-07-28 clients on streamable HTTP and the SSE transport; every list, tool, prompt
 and resource tried, zero unexpected allows or denies. Then what a person sees: one allowed tool listed alone and a
 clean error for the others, a policy changed with one update and obeyed by the next call, the audit trail of a
@@ -380,7 +380,7 @@ def test_the_cli_sets_a_policy_and_limits_and_reads_the_call_audit(
     policy = tmp_path / "policy.yaml"
     policy.write_text("'*':\n  tools: [test_simple_text]\n")
     update = ["update", "policy-cli", "--tool-policy", str(policy), "--rate", "50", "--burst", "100", "--json"]
-    assert cli.main(update) == cli.EXIT_OK
+    assert cli.main(update) == cli.Exit.OK
     updated = json.loads(capsys.readouterr().out)
     assert updated["toolPolicy"] == {"*": {"tools": ["test_simple_text"]}}
     assert (updated["callLimits"]["ratePerSecond"], updated["callLimits"]["burst"]) == (50.0, 100)
@@ -394,14 +394,14 @@ def test_the_cli_sets_a_policy_and_limits_and_reads_the_call_audit(
     session(record["url"], bearer(platform, "cli-user"), "legacy", calls)
 
     # Then the CLI shows the calls, newest first, and the status trail shows the change
-    assert cli.main(["audit", "policy-cli", "--kind", "call"]) == cli.EXIT_OK
+    assert cli.main(["audit", "policy-cli", "--kind", "call"]) == cli.Exit.OK
     rows = capsys.readouterr().out.splitlines()
     assert rows[0].split()[:6] == ["AT", "CALLER", "CREDENTIAL", "METHOD", "NAME", "OUTCOME"]
     assert [row.split()[4:6] for row in rows[1:]] == [["test_image_content", "denied"], ["test_simple_text", "ok"]]
-    assert cli.main(["audit", "policy-cli"]) == cli.EXIT_OK
+    assert cli.main(["audit", "policy-cli"]) == cli.Exit.OK
     assert "callLimits, toolPolicy changed" in capsys.readouterr().out
     # And a bad policy is refused naming the field, changing nothing
     with pytest.raises(SystemExit) as refused:
         cli.main(["update", "policy-cli", "--tool-policy", '{"*": {"tools": [""]}}'])
-    assert refused.value.code == cli.EXIT_ERROR
+    assert refused.value.code == cli.Exit.API_ERROR
     assert "toolPolicy.*.tools.0" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """The tool-policy matrix on the AWS data plane, in one process: the authorizer and the router, with real servers.
 
 Group x tool/prompt/resource x method x era x transport, against the conformance server hosted three ways (over
-HTTP itself, SSE itself, and stdio behind mcp-proxy as the stdio base image runs it). Each request goes through the
+HTTP itself, SSE itself, and stdio behind our bridge as the stdio base image runs it). Each request goes through the
 real authorizer logic (as API Gateway runs the uncached data-plane authorizer), its context mapped onto the identity
 headers, and the router (`create_app`, the same DataPlane as the local gateway), as the official MCP Python SDK
 client makes it. Zero unexpected allows or denies; and where each refusal came from: a 2026-07-28 client names its
@@ -49,7 +49,6 @@ from tests.support.tokens import TestIdp
 pytestmark = pytest.mark.slow
 
 SERVER = Path(__file__).parents[1] / "servers" / "conformance_server.py"
-PROXY = Path(__file__).parents[2] / ".tools" / "mcp-proxy" / "bin" / "mcp-proxy"
 ADMIN = Caller(username="admin", groups=("admin",), isAdmin=True)
 HOSTINGS = ["http", "sse", "stdio"]
 
@@ -57,10 +56,8 @@ HOSTINGS = ["http", "sse", "stdio"]
 def launch(hosting: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     if hosting == "stdio":
-        if not PROXY.exists():
-            pytest.fail("mcp-proxy is not installed: run `make install`")
-        command = [str(PROXY), "--port", str(port), "--host", "127.0.0.1", "--pass-environment"]
-        command += ["--", sys.executable, str(SERVER)]
+        command = [sys.executable, "-m", "hosted_mcp_bridge", "--port", str(port), "--host", "127.0.0.1"]
+        command += ["--log-level", "warning", "--", sys.executable, str(SERVER)]
     else:
         env.update({"PORT": str(port), **({"MCP_TRANSPORT": "sse"} if hosting == "sse" else {})})
         command = [sys.executable, str(SERVER)]

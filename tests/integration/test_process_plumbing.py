@@ -11,7 +11,7 @@ from pathlib import Path
 from hosted_mcp_local.processes import PROCESS_TAG, ExitWatcher, alive, end, spawn, tagged_processes
 from hosted_mcp_local.replica_output import OutputReader, ProbeTraffic, ReplicaLog, stderr_shim
 
-# A parent that starts a grandchild in a session of its own (as mcp-proxy starts the stdio server), prints its pid
+# A parent that starts a grandchild in a session of its own (as a stdio wrapper may start its server), prints its pid
 # and waits.
 PARENT = (
     "import subprocess,sys,time\n"

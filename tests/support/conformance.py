@@ -269,7 +269,7 @@ def bearer_proxy(upstream_port: int, token: str) -> Iterator[BearerProxy]:
 
 
 def replica_port(pid: int) -> int | None:
-    """The port a replica process listens on: mcp-proxy's `--port`, or the PORT an HTTP/SSE server was given."""
+    """The port a replica process listens on: the bridge's `--port`, or the PORT an HTTP/SSE server was given."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")

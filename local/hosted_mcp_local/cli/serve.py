@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import socket
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,6 @@ from typing import Any
 from hosted_mcp_local.cli.config import DEFAULT_HOST, DEFAULT_PORT, default_data_dir
 from hosted_mcp_local.cli.exits import CliError, Exit
 
-# Where `make install-run` puts mcp-proxy (its own environment: it needs mcp<2), relative to a checkout.
-PROJECT_PROXY = Path(".tools") / "mcp-proxy" / "bin" / "mcp-proxy"
-# The checkout this package runs from (an editable install, as `make` does); meaningless for a wheel, where the
-# path simply holds no mcp-proxy.
-CHECKOUT = Path(__file__).resolve().parents[3]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -41,12 +35,6 @@ def register(commands: Any, client: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--allowed-host", action="append", help="extra Host/Origin name the gateway accepts (repeatable)"
     )
-    serve.add_argument(
-        "--mcp-proxy",
-        default=os.environ.get("HOSTED_MCP_PROXY_BIN"),
-        help=f"mcp-proxy for stdio servers (env HOSTED_MCP_PROXY_BIN; default: on PATH, else {PROJECT_PROXY} "
-        "in the working directory or in this checkout)",
-    )
     serve.add_argument("--reconcile-interval", type=float, default=60.0, help="seconds between reconciler sweeps")
     serve.add_argument(
         "--audit-retention-days",
@@ -56,20 +44,6 @@ def register(commands: Any, client: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(run=cmd_serve)
-
-
-def find_mcp_proxy(explicit: str | None) -> str:
-    """The mcp-proxy to run stdio servers with: as given, else on PATH, else the project's own install (in the
-    working directory, then in the checkout this package comes from), else the plain name so a failure names it."""
-    if explicit:
-        return explicit
-    on_path = shutil.which("mcp-proxy")
-    if on_path:
-        return on_path
-    for root in (Path.cwd(), CHECKOUT):
-        if (root / PROJECT_PROXY).is_file():
-            return str((root / PROJECT_PROXY).resolve())
-    return "mcp-proxy"
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -93,7 +67,6 @@ def cmd_serve(args: argparse.Namespace) -> Exit:
     from hosted_mcp_local.platform import DataDirInUse, Platform, PlatformConfig
 
     data_dir = Path(args.data_dir).resolve()
-    proxy_bin = find_mcp_proxy(args.mcp_proxy)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host  # noqa: S104 (only displayed)
     base_url = f"http://{shown_host}:{args.port}"
     allowed = tuple(h for h in (args.allowed_host or []) if h)
@@ -104,7 +77,6 @@ def cmd_serve(args: argparse.Namespace) -> Exit:
         platform = Platform(
             PlatformConfig(
                 data_dir=data_dir,
-                proxy_bin=proxy_bin,
                 base_url=base_url,
                 reconcile_interval=args.reconcile_interval,
                 allowed_hosts=allowed,
@@ -116,7 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> Exit:
         raise CliError(str(error), Exit.SERVE_FAILED) from error
     app = create_app(platform, allowed_hosts=allowed)
     observability.structure_everything_else()
-    observability.announce(base_url, data_dir, proxy_bin, bool(shutil.which(proxy_bin) or Path(proxy_bin).is_file()))
+    observability.announce(base_url, data_dir)
     # Open event streams (GET /events, SSE sessions) never end by themselves: give them a few seconds, not forever.
     config = uvicorn.Config(
         app,

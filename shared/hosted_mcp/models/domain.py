@@ -144,7 +144,7 @@ def check_sizes_and_port(server_type: ServerType, cpu: int, memory: int, port: i
     if problem:
         raise rule_error("memoryLimitMiB", problem)
     if server_type is ServerType.STDIO and port is not None and port != STDIO_PORT:
-        raise rule_error("port", f"stdio servers always listen on {STDIO_PORT} behind mcp-proxy")
+        raise rule_error("port", f"stdio servers always listen on {STDIO_PORT} behind the bridge")
 
 
 class PendingChange(Strict):

@@ -113,7 +113,7 @@ def test_its_own_process_exiting_is_a_restart_at_once_with_the_servers_last_word
 
 
 def test_the_stdio_server_dying_behind_a_live_wrapper_is_checked_at_once_and_restarted() -> None:
-    # When the server behind mcp-proxy exits (mcp-proxy itself keeps running) and the MCP call then fails
+    # When the server behind a wrapper exits (the wrapper itself keeps running) and the MCP call then fails
     run = keep([Step(wake=Wake.CHILD_EXITED, problem="tools/list answered error 0: no message")], retries=3)
     # Then the replica is restarted at once: one failed check is enough, retries are for hung replicas
     assert run.replica.relaunches == 1

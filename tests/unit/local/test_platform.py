@@ -43,7 +43,7 @@ class Settled:
 
 
 def config(data_dir: Path) -> PlatformConfig:
-    return PlatformConfig(data_dir=data_dir, proxy_bin=str(data_dir / "no-such-proxy"), base_url="http://x")
+    return PlatformConfig(data_dir=data_dir, base_url="http://x")
 
 
 @pytest.fixture
@@ -77,8 +77,8 @@ def test_a_server_that_cannot_start_fails_with_the_real_reason(platform: Platfor
     record = create_server(platform.store, request(), ADMIN, now=utc_now())
 
     failed = settled.wait_for(record.id, ServerStatus.FAILED)
-    assert "cannot start the server" in (failed.detail.lastError or "")
-    assert "no-such-proxy" in (failed.detail.lastError or "")
+    assert "exited with code 3 before answering MCP" in (failed.detail.lastError or "")
+    assert "cannot run run: No such file or directory" in (failed.detail.lastError or "")
 
 
 def test_records_and_audit_survive_a_restart(tmp_path: Path) -> None:

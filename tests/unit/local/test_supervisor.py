@@ -18,7 +18,7 @@ from hosted_mcp_local.supervisor import ProcessSupervisor
 
 
 def supervisor(tmp_path: Path) -> ProcessSupervisor:
-    return ProcessSupervisor(tmp_path, proxy_bin="/opt/proxy/mcp-proxy", on_settled=lambda s: None)
+    return ProcessSupervisor(tmp_path, on_settled=lambda s: None)
 
 
 def spec(**fields: object) -> ServerSpec:
@@ -46,28 +46,30 @@ def test_a_missing_artifact_is_rejected_with_its_path(tmp_path: Path) -> None:
         supervisor(tmp_path).artifact_source(spec(s3Path="bucket/none"))
 
 
-def test_stdio_servers_run_behind_mcp_proxy_with_the_command_split_not_shelled(tmp_path: Path) -> None:
+def test_stdio_servers_run_behind_the_bridge_with_the_command_split_not_shelled(tmp_path: Path) -> None:
     # Given a start command a shell would read as two commands, When it is made into a stdio replica's command line
     fifo = tmp_path / "replica-0.stderr"
     command = supervisor(tmp_path).command(spec(startCommand="python server.py --name 'a b'; rm -rf /"), 4321, fifo)
 
-    # Then mcp-proxy runs it (quiet: no log line per health check), split but never shelled, its stderr to the FIFO
-    proxy, shim = command[: command.index("--") + 1], command[command.index("--") + 1 :]
-    assert proxy == [
-        *("/opt/proxy/mcp-proxy", "--port", "4321", "--host", "127.0.0.1", "--pass-environment"),
-        *("--log-level", "WARNING", "--"),
+    # Then the platform's own interpreter runs the bridge (isolated, quiet: no log line per health check) with the
+    # options AWS gives it too, and the server is split but never shelled, its stderr to the FIFO
+    bridge, shim = command[: command.index("--") + 1], command[command.index("--") + 1 :]
+    assert bridge == [
+        *(sys.executable, "-I", "-m", "hosted_mcp_bridge"),
+        *("--host", "127.0.0.1", "--port", "4321", "--child", "shared", "--max-sessions", "1000"),
+        *("--log-level", "warning", "--"),
     ]
     assert shim[:4] == [sys.executable, "-I", "-S", "-c"]
     assert shim[5:] == [str(fifo), "python", "server.py", "--name", "a b;", "rm", "-rf", "/"]
 
 
-def test_another_wrapper_gets_no_flags_it_may_not_know(tmp_path: Path) -> None:
-    command = launch.command(spec(), 4321, wrapper="/opt/bin/some-bridge")
+def test_a_per_session_stdio_server_gets_a_child_per_session_bounded_by_its_memory() -> None:
+    command = launch.command(spec(stdioChild="perSession", memoryLimitMiB=1024), 4321)
 
-    assert command == [
-        *("/opt/bin/some-bridge", "--port", "4321", "--host", "127.0.0.1", "--pass-environment", "--"),
-        *("python", "server.py"),
-    ]
+    options = command[: command.index("--")]
+    assert options[options.index("--child") + 1] == "per-session"
+    assert options[options.index("--max-sessions") + 1] == str(1024 // 96)
+    assert command[command.index("--") + 1 :] == ["python", "server.py"]
 
 
 def test_http_servers_run_their_command_with_port(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -76,7 +78,7 @@ def test_http_servers_run_their_command_with_port(monkeypatch: pytest.MonkeyPatc
 
     env = launch.environment(http, server="greeter", replica=1, port=5555, tag="t", interpreter_dir="/opt/py/bin")
 
-    assert launch.command(http, 5555, wrapper="/opt/proxy/mcp-proxy") == ["python", "server.py"]
+    assert launch.command(http, 5555) == ["python", "server.py"]
     assert env["PORT"] == "5555"
     assert env["GREETING"] == "Hi"
     assert env["HOSTED_MCP_REPLICA"] == "1"
