@@ -41,7 +41,9 @@ def exit_code(args: list[str]) -> int:
 
 
 def flags(**given: Any) -> argparse.Namespace:
-    defaults = dict.fromkeys(("env", "unset_env", "groups", "min_capacity", "max_capacity", "description"))
+    update_flags = ("env", "unset_env", "groups", "min_capacity", "max_capacity", "description")
+    policy_flags = ("tool_policy", "rate", "burst", "max_concurrent", "audit_calls")
+    defaults = dict.fromkeys((*update_flags, *policy_flags))
     return argparse.Namespace(**{**defaults, "replace_env": False, **given})
 
 
