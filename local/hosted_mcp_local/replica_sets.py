@@ -98,17 +98,24 @@ class ReplicaSets:
             self.stop(fresh)
             return f"cannot start the server: {error}"
         self.replace(deployment, fresh, spec)
+        if self.closing.is_set():  # stopped by replace, or taken by the closing platform with the rest
+            return "the platform is stopping"
         for replica in fresh:
             self._keep(deployment, replica)
         logger.info("replicas running", server_id=deployment.server_id, replicas=count)
         return None
 
     def replace(self, deployment: LocalDeployment, fresh: list[Replica], spec: ServerSpec | None) -> int:
-        """Swap `fresh` in and stop the replicas it replaces; how many were stopped."""
+        """Swap `fresh` in and stop the replicas it replaces; how many were stopped. Once the platform is closing
+        nothing is swapped in: `fresh` is stopped instead, so that no replica that finished starting while the
+        platform stopped outlives it."""
         with deployment.lock:
-            old, deployment.replicas = deployment.replicas, fresh
-            deployment.spec = spec
-            deployment.lost = None
+            if self.closing.is_set():
+                old = fresh
+            else:
+                old, deployment.replicas = deployment.replicas, fresh
+                deployment.spec = spec
+                deployment.lost = None
         self.stop(old)
         return len(old)
 

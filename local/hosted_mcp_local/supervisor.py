@@ -191,10 +191,12 @@ class ProcessSupervisor(DeploymentBackend):
     def close(self) -> None:
         """Stop every replica of every server (the platform is shutting down)."""
         self._closing.set()
-        everything = [r for d in list(self._deployments.values()) for r in d.replicas]
-        self.sets.stop(everything)
+        everything = []
         for deployment in list(self._deployments.values()):
-            deployment.replicas = []
+            with deployment.lock:  # a start finishing now swaps its replicas in before this, or sees closing
+                everything += deployment.replicas
+                deployment.replicas = []
+        self.sets.stop(everything)
         for worker in list(self._workers):
             worker.join(timeout=STOP_GRACE_SECONDS)
         self.sets.close()

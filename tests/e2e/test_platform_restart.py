@@ -58,5 +58,9 @@ def test_restart_loses_nothing_and_leaves_no_process_behind(tmp_path: Path) -> N
         platform.wait(steady["id"])
         wait_answering(steady["url"], token)
         assert call_tool(steady["url"], token, "greet", {"name": "again"}) == "Hello, again!"
+
+        # When it is stopped while the slow server's restore may still be starting, nothing outlives it either
+        platform.stop()
+        assert processes_in(platform.workdir(steady["id"])) + processes_in(platform.workdir(slow["id"])) == []
     finally:
         platform.stop()

@@ -128,3 +128,41 @@ def test_a_record_whose_replicas_are_starting_is_not_judged_and_the_gateway_says
         assert backend.unavailable("abc") == "no replica runs"
     finally:
         backend.close()
+
+
+class Unstarted:
+    """A replica whose process never started: enough for the set's stop path."""
+
+    process = None
+    tag = "t"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.halted = False
+        self.log = self
+
+    def halt(self) -> None:
+        self.halted = True
+
+    def finish(self, grace: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_replicas_that_finish_starting_while_the_platform_closes_are_stopped_not_swapped_in(tmp_path: Path) -> None:
+    # Given a server with a running replica, and a fresh set that finished starting just as the platform closes
+    backend = supervisor(tmp_path)
+    deployment = backend._deployment(record_in(ServerStatus.IN_SERVICE))
+    running, fresh = Unstarted("running"), Unstarted("fresh")
+    deployment.replicas = [running]  # type: ignore[list-item]
+    backend.close()
+
+    # When the fresh set is swapped in
+    backend.sets.replace(deployment, [fresh], spec())  # type: ignore[list-item]
+
+    # Then the closing platform stopped what ran, and the fresh set was stopped instead of kept
+    assert running.halted
+    assert fresh.halted
+    assert deployment.replicas == []
