@@ -4,7 +4,7 @@
   chosen at random among those the servers' statuses allow), and is killed outright at a random moment while the
   operation's reactions run (0 to `CRASH_WINDOW` seconds later). It is started again, and a trial holds when, once
   the platform has come to rest: every record is stable (`InService`, `Stopped`) or gone, none `Failed`; each
-  `InService` server answers through the gateway and runs exactly its replicas (one mcp-proxy and one server each,
+  `InService` server answers through the gateway and runs exactly its replicas (one bridge and one server each,
   none left from the killed run, none of a deleted server); every audit trail is a chain (each entry starts where
   the previous one ended, versions increasing, the last one where the record is); SQLite's integrity check says
   ok. Reported: trials held, and the median and maximum time from restart to the API answering.
@@ -164,11 +164,11 @@ def inspect(platform: RunningPlatform) -> list[str]:
             problems.append(f"process {pid} runs for {server_id or '?'}, which has no running record")
     for server in running:
         argv = [_argv(pid) for pid in platform.replica_pids(server["id"])]
-        wrappers = sum(1 for a in argv if any(b"mcp-proxy" in part for part in a[:2]))
+        wrappers = sum(1 for a in argv if b"hosted_mcp_bridge" in a[:4])
         children = sum(1 for a in argv if a[:2] == [b"python", b"server.py"])
         expected = server["autoScalingConfig"]["minCapacity"]
         if (wrappers, children) != (expected, expected):
-            problems.append(f"{server['name']} runs {wrappers} wrapper(s) and {children} server(s), not {expected}")
+            problems.append(f"{server['name']} runs {wrappers} bridge(s) and {children} server(s), not {expected}")
     problems += audit_problems(platform, servers)
     with sqlite3.connect(f"file:{platform.data_dir / 'hosted-mcp.db'}?mode=ro", uri=True) as db:
         (integrity,) = db.execute("PRAGMA integrity_check").fetchone()

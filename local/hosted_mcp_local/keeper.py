@@ -2,8 +2,8 @@
 
 The rules, with `containerHealthCheckConfig` (interval, timeout, retries, startPeriod) as ECS reads it:
 
-- **Checks.** Every `interval` seconds a real MCP call (`initialize` + `tools/list`): through mcp-proxy or the
-  bridge, `tools/list` reaches the stdio server behind it, so a wrapper answering for a dead server fails it.
+- **Checks.** Every `interval` seconds a real MCP call (`initialize` + `tools/list`): through the bridge,
+  `tools/list` reaches the stdio server behind it, so a bridge answering for a dead server fails it.
 - **Exits are noticed at once.** The replica's process and every process it started (the stdio server behind its
   wrapper included) are watched; when one exits the keeper wakes. Its own process exiting is a crash: restarted.
   Another process exiting is checked at once with the MCP call, and restarted if the check fails (a bridge that
@@ -18,8 +18,8 @@ The rules, with `containerHealthCheckConfig` (interval, timeout, retries, startP
   `Failed`).
 
 Detection time, from the moment a process dies to its restart being started: the exit watcher's wake-up plus one
-MCP call (measured under 0.2 s for a killed stdio server behind mcp-proxy, which answers `tools/list` with an
-error at once). A replica that hangs (alive, not answering) is restarted after at most
+MCP call (measured under 0.3 s for a killed stdio server behind a bridge that answers `tools/list` with an
+error at once, tests/e2e/test_supervision.py). A replica that hangs (alive, not answering) is restarted after at most
 `interval * retries + timeout * retries` seconds (defaults: 30 * 3 + 5 * 3 = 105 s).
 """
 

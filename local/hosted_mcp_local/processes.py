@@ -3,7 +3,7 @@
 Nothing here knows about servers, records or health: it starts a command in a process group of its own with a
 tag in its environment, tells when a process exits, and ends process groups and every process carrying a tag
 (TERM, a grace period, KILL). A tag is inherited by every process a replica starts, so a grandchild that left the
-group (mcp-proxy starts the stdio server in a session of its own) is still found, watched and ended, also by a
+group (a stdio wrapper may start its server in a session of its own) is still found, watched and ended, also by a
 platform that starts after a killed one.
 """
 
@@ -119,7 +119,7 @@ def reap_tagged(prefix: str) -> int:
 
 class ExitWatcher:
     """Tells when watched processes exit, whoever their parent is: one thread waits on a pidfd per process (Linux
-    5.3+), so the stdio server mcp-proxy started is watched as closely as our own child. Where pidfds are not
+    5.3+), so the stdio server a bridge started is watched as closely as our own child. Where pidfds are not
     available it looks at /proc once a second instead."""
 
     POLL_SECONDS = 1.0

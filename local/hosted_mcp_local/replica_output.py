@@ -1,9 +1,9 @@
 """What a replica writes: captured line by line, health-check noise left out, kept under a size cap, its last
 lines at hand for failure reasons.
 
-- **Capture.** A replica's stdout and stderr arrive on one pipe. A stdio server runs behind a wrapper (mcp-proxy,
-  or the platform's bridge) whose own log lines share that pipe with the server's stderr, and when the server dies
-  at start the wrapper ends with a long traceback of its own. So the wrapped command is started through
+- **Capture.** A replica's stdout and stderr arrive on one pipe. A stdio server runs behind the platform's bridge,
+  whose own log lines share that pipe with the server's stderr, and when the server dies
+  at start the bridge ends with lines of its own. So the wrapped command is started through
   `stderr_shim`: a few lines of Python that point the server's stderr at a FIFO the platform reads, then `exec`
   the server (same pid, environment, stdin and stdout). Lines from the FIFO are the server's own; so are all lines
   of a server that runs unwrapped (HTTP, SSE).

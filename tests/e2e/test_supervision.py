@@ -212,7 +212,9 @@ def test_a_server_that_fails_at_start_is_failed_with_its_last_lines_and_no_secre
     assert SECRET not in reason
     assert len(reason.split("its last output:\n", 1)[1].splitlines()) <= 5
     # And the whole story is in the server's log
-    assert "Exception Group" in platform.replica_log(created["id"]).read_text()
+    log = platform.replica_log(created["id"]).read_text()
+    assert "Traceback (most recent call last)" in log
+    assert "the server process exited (code 1)" in log
 
 
 def test_a_failed_server_is_fixed_by_an_update_and_runs_the_fix(platform: LocalPlatform) -> None:

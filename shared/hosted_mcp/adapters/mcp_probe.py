@@ -337,7 +337,7 @@ def check_server(
     url: str, server_type: ServerType, *, timeout: float = 5.0, observer: ProbeObserver | None = None
 ) -> int:
     """Prove the MCP endpoint at `url` answers, with the transport its server type speaks. `tools/list` is what a
-    wrapper (mcp-proxy, a bridge) forwards to the stdio server behind it, so this exercises the server itself, not
+    wrapper (our bridge, mcp-proxy) forwards to the stdio server behind it, so this exercises the server itself, not
     only the wrapper (whose `initialize` and `ping` answers need no server)."""
     check = check_sse if server_type is ServerType.SSE else check_streamable_http
     try:
