@@ -10,8 +10,8 @@ TIME_SERVER := $(TOOLS)/mcp-server-time/bin/mcp-server-time
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install install-run install-test run test lint typecheck unit validate build bench bench-tools protocol-bench diagram \
-  clean aws-smoke aws-smoke-plan images
+.PHONY: install install-run install-test run test lint format typecheck unit integration e2e browser validate build \
+  bench bench-tools protocol-bench diagram clean aws-smoke aws-smoke-plan images
 
 # Everything: what `make run` needs, then what `make test` adds.
 install: install-run install-test
@@ -63,11 +63,27 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# What lint checks, fixed in place where ruff can.
+format: $(BIN)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
 unit: $(BIN)/.installed
 	$(BIN)/pytest tests/unit tests/contract -q
+
+# One tier each. Integration needs DynamoDB Local (node_modules); end-to-end and browser tests start real platforms,
+# stdio bridges and MCP servers (the browser tests are skipped without a system Chromium).
+integration: install
+	$(BIN)/pytest tests/integration -q --tb=native
+
+e2e: install
+	$(BIN)/pytest tests/e2e -q --tb=native
+
+browser: install
+	$(BIN)/pytest tests/browser -q --tb=native
 
 validate: $(SAM)
 	$(SAM) validate --lint --template template.yaml
