@@ -99,8 +99,12 @@ build: $(SAM)
 # --tb=native: on CPython 3.11.7 pytest's own traceback formatting (it parses the failing test's source) now and then
 # dies with "SystemError: AST constructor recursion depth mismatch" (CPython issue 106905), an INTERNALERROR that ends
 # the whole run at a test that merely failed or xfailed; Python's own traceback formatting parses nothing.
+# Coverage of the four packages, in the test process only: the platforms, bridges and servers the end-to-end tests
+# start run unmeasured (pytest-cov 7 measures no subprocess unless coverage is told to patch them).
+COVERAGE := --cov=hosted_mcp --cov=hosted_mcp_local --cov=hosted_mcp_gateway --cov=hosted_mcp_bridge \
+  --cov-report=term:skip-covered
 test: install lint typecheck validate build
-	$(BIN)/pytest --tb=native
+	$(BIN)/pytest --tb=native $(COVERAGE)
 
 # A first real deployment, end to end, timed (tools/aws_smoke.py): needs an AWS account and HOSTED_MCP_SMOKE_*
 # settings, costs money, refuses to run in CI. `make aws-smoke-plan` prints what it would do.
@@ -132,4 +136,4 @@ diagram: $(BIN)/.installed
 	$(BIN)/python -m hosted_mcp.diagram > docs/lifecycle.mmd
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .bench-tools .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .bench-tools .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache .coverage
