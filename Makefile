@@ -10,8 +10,8 @@ TIME_SERVER := $(TOOLS)/mcp-server-time/bin/mcp-server-time
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install install-run install-test run test lint typecheck unit validate build bench bench-tools protocol-bench diagram \
-  clean aws-smoke aws-smoke-plan images
+.PHONY: install install-run install-test run test lint format typecheck unit integration e2e browser validate build \
+  bench bench-tools protocol-bench diagram clean aws-smoke aws-smoke-plan images
 
 # Everything: what `make run` needs, then what `make test` adds.
 install: install-run install-test
@@ -63,11 +63,27 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# What lint checks, fixed in place where ruff can.
+format: $(BIN)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
 unit: $(BIN)/.installed
 	$(BIN)/pytest tests/unit tests/contract -q
+
+# One tier each. Integration needs DynamoDB Local (node_modules); end-to-end and browser tests start real platforms,
+# stdio bridges and MCP servers (the browser tests are skipped without a system Chromium).
+integration: install
+	$(BIN)/pytest tests/integration -q --tb=native
+
+e2e: install
+	$(BIN)/pytest tests/e2e -q --tb=native
+
+browser: install
+	$(BIN)/pytest tests/browser -q --tb=native
 
 validate: $(SAM)
 	$(SAM) validate --lint --template template.yaml
@@ -83,8 +99,12 @@ build: $(SAM)
 # --tb=native: on CPython 3.11.7 pytest's own traceback formatting (it parses the failing test's source) now and then
 # dies with "SystemError: AST constructor recursion depth mismatch" (CPython issue 106905), an INTERNALERROR that ends
 # the whole run at a test that merely failed or xfailed; Python's own traceback formatting parses nothing.
+# Coverage of the four packages, in the test process only: the platforms, bridges and servers the end-to-end tests
+# start run unmeasured (pytest-cov 7 measures no subprocess unless coverage is told to patch them).
+COVERAGE := --cov=hosted_mcp --cov=hosted_mcp_local --cov=hosted_mcp_gateway --cov=hosted_mcp_bridge \
+  --cov-report=term:skip-covered
 test: install lint typecheck validate build
-	$(BIN)/pytest --tb=native
+	$(BIN)/pytest --tb=native $(COVERAGE)
 
 # A first real deployment, end to end, timed (tools/aws_smoke.py): needs an AWS account and HOSTED_MCP_SMOKE_*
 # settings, costs money, refuses to run in CI. `make aws-smoke-plan` prints what it would do.
@@ -116,4 +136,4 @@ diagram: $(BIN)/.installed
 	$(BIN)/python -m hosted_mcp.diagram > docs/lifecycle.mmd
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .bench-tools .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .bench-tools .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache .coverage

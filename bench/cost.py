@@ -10,7 +10,7 @@ Two designs are compared:
 
 `lifecycle_counts()` drives the real control-plane logic (shared/hosted_mcp) through a full lifecycle with
 counting fakes, so the per-lifecycle figures follow the code rather than a hand-typed table. Anything that
-documents these counts (the README) should import `lifecycle_counts` / `step_functions_lifecycle_counts` or
+documents these counts (docs/benchmarks.md) should import `lifecycle_counts` / `step_functions_lifecycle_counts` or
 print them with `python -m bench cost`.
 """
 
@@ -385,8 +385,9 @@ REFERENCE_WRU_PER_WRITE = 2  # a standard write of a 1-2 KB record (the same con
 
 
 def lifecycle_table() -> Table:
-    """Per-lifecycle counts from the one place the README's table also comes from (tests/support/lifecycle_cost.py:
-    ours as the choreography test measures it against the real handlers, the reference as a polling model)."""
+    """Per-lifecycle counts from the one place the lifecycle table of docs/benchmarks.md comes from
+    (tests/support/lifecycle_cost.py: ours as the choreography test measures it against the real handlers, the
+    reference as a polling model)."""
     from tests.support import lifecycle_cost as shared
 
     ours, reference = shared.total(shared.CHOREOGRAPHY), shared.total(shared.reference_costs())
@@ -418,9 +419,9 @@ def lifecycle_table() -> Table:
     table.add("USD per lifecycle", f"${ours_usd:.6f}", f"${reference_usd:.6f}", times(ratio(ours_usd, reference_usd)))
     agree = driven.lambda_invocations == ours.lambdas and driven.servers_table_items == ours.item_writes
     table.notes = [
-        "Counts come from tests/support/lifecycle_cost.py, the source of the README's lifecycle table: ours is what "
-        "the choreography test measures through the real handlers; the reference is a model whose polls depend on "
-        f"assumed stack times ({shared.REFERENCE_MINUTES} minutes, one poll per {shared.POLL_SECONDS} s).",
+        "Counts come from tests/support/lifecycle_cost.py, the source of the lifecycle table in docs/benchmarks.md: "
+        "ours is what the choreography test measures through the real handlers; the reference is a model whose polls "
+        f"depend on assumed stack times ({shared.REFERENCE_MINUTES} minutes, one poll per {shared.POLL_SECONDS} s).",
         f"Cross-check: driving shared/hosted_mcp's logic directly (bench.cost.lifecycle_counts) gives "
         f"{driven.lambda_invocations} invocations and {driven.servers_table_items} servers-table item writes"
         + (" (the same)." if agree else " (DIFFERENT: one of the two is stale)."),

@@ -1,6 +1,8 @@
 """The HTTP side: MCP's streamable HTTP transport at `/mcp`, its deprecated HTTP+SSE transport at `/sse` +
 `/messages/`, and `/healthz`. A plain ASGI callable (no framework routing or middleware on the per-call path).
 
+One module: both transports are one ASGI callable over the same sessions; the rest are its request helpers.
+
 Streamable HTTP (2025-03-26 … 2025-11-25):
 - POST `initialize` opens a session and answers with `Mcp-Session-Id`; every later request must carry it (400
   without it, 404 once the session is gone, so the client starts a new one).

@@ -1,5 +1,7 @@
 """Routing between MCP sessions and one child: what goes in, and which session each line that comes out is for.
 
+One module: a `Child` owns the maps that route its lines (ids, tokens, asks), read and written per line.
+
 A `Child` serves one session (per-session mode) or all of them (shared mode). Client messages are forwarded as
 lines; each line the child writes is routed synchronously as it is read.
 

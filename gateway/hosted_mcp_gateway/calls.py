@@ -1,6 +1,8 @@
 """Rule: every request passes the server's call limits and tool policy before the server sees it, and every call is
 counted, timed and recorded on its way back.
 
+One module: admission and the watches on the answer share one `Admission`, ended once however it ends.
+
 The data plane asks `CallGate.admit` once per POSTed message, after the mirrored headers were validated and a
 replica chosen, and forwards only what it admits; it wraps the answer with `Admission.watch` and calls
 `Admission.end` when the exchange is over, however it ended. GET streams are watched by `watch_stream`. In order:

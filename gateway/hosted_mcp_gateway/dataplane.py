@@ -1,5 +1,7 @@
 """The data plane of one gateway: `/mcp/{name}/...` from the client to a replica of the server and back.
 
+One module: a request's path, in order; each rule on it already lives in a module of its own.
+
 For each request, in order: Host and Origin (`trusted_host`); a CORS preflight is answered here (`cors`); the
 shared decision names the caller and the server or refuses (`hosted_mcp.auth.decision`, the AWS authorizer's
 own); the server must be in service with a replica; a POST to the MCP endpoint is read and its mirrored headers

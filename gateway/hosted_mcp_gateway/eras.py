@@ -1,5 +1,7 @@
 """A client of the current MCP revision (2026-07-28) served by a server of the 2025 ones, on the same URL.
 
+One module: the probe, the per-caller sessions and the bridge are one translation between revisions.
+
 Most hosted servers speak only the 2025 revisions (every stdio server behind its bridge, most HTTP servers): a
 session opened with `initialize`, server-to-client requests sent on the response stream. A 2026-07-28 client
 sends stateless requests with its version and capabilities in `_meta`, expects `server/discover`, gets server

@@ -1,5 +1,7 @@
 """The embedded store: SQLite (standard library) with the same conditional semantics as the DynamoDB store.
 
+One module: every table of the platform's one SQLite file, its schema and connection rules in one place.
+
 Every write of a record appends its old and new images to the `change_feed` table in the same transaction, the
 local twin of a DynamoDB stream with NEW_AND_OLD_IMAGES. Consumers read the feed after their checkpoint and are
 woken by a condition when a write commits, never by sleeping.

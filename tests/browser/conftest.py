@@ -3,7 +3,7 @@
 The platform runs once per session in a temporary data directory whose artifact directory holds the project's
 examples (`examples/greeter-stdio` is the stdio server the tests host). Each test gets a fresh browser context
 (its own storage) and names its servers uniquely. Screenshots go to HOSTED_MCP_SCREENSHOT_DIR when set
-(`docs/ui` refreshes the README's pictures), else to a temporary directory.
+(`docs/ui` refreshes the pictures of docs/ui.md), else to a temporary directory.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from tests.support.events import EVENTS_DIR, api_event, response_json
 from tests.support.fake_cloudformation import FakeCloudFormation, Script
 from tests.support.filters import matches, record_changed_event, stack_rule_pattern, wakes
 from tests.support.lambdas import FakeLambdaContext, load_handler
-from tests.support.lifecycle_cost import CHOREOGRAPHY, OPERATIONS, Cost, readme_table
+from tests.support.lifecycle_cost import CHOREOGRAPHY, OPERATIONS, Cost, cost_table
 
 REACTIONS = {
     "deploy": "DeployFunction",
@@ -835,7 +835,7 @@ def test_a_stack_beyond_repair_is_not_redeployed_and_says_what_to_do(choreograph
 # -- what one lifecycle costs ------------------------------------------------------------------------------------
 
 
-def test_one_lifecycle_costs_what_the_readme_says(choreography: Choreography) -> None:
+def test_one_lifecycle_costs_what_the_benchmarks_page_says(choreography: Choreography) -> None:
     flow = choreography
     steps: dict[str, Callable[[str], object]] = {
         "update": lambda sid: flow.update(sid, {"environment": {"LOG_LEVEL": "debug"}}),
@@ -860,10 +860,10 @@ def test_one_lifecycle_costs_what_the_readme_says(choreography: Choreography) ->
             item_writes=flow.item_writes,
             cloudformation_calls=len(flow.cfn.calls),
         )
-    # Then it costs exactly what the README's table says
+    # Then it costs exactly what the table in docs/benchmarks.md says
     assert measured == CHOREOGRAPHY
-    readme = (EVENTS_DIR.parent / "README.md").read_text(encoding="utf-8")
-    assert readme_table() in readme
+    page = (EVENTS_DIR.parent / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    assert cost_table() in page
 
 
 # -- the sample events, through the real handlers ------------------------------------------------------------------

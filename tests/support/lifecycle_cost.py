@@ -1,10 +1,10 @@
-"""What one full lifecycle (create, update, stop, start, delete) of one server costs in calls, for the README.
+"""What one full lifecycle (create, update, stop, start, delete) of one server costs in calls, for docs/benchmarks.md.
 
 `CHOREOGRAPHY` is what this platform does per operation; the choreography test measures it in process (every
 Lambda invocation, every item the servers table's stream reports, every CloudFormation call) and checks it equals
 this table. `polling_reference` models the reference design: a Step Functions workflow per operation whose loop
-polls the stack every 60 s, so its cost grows with how long CloudFormation takes. `readme_table()` renders both;
-a test checks the README carries exactly that table.
+polls the stack every 60 s, so its cost grows with how long CloudFormation takes. `cost_table()` renders both;
+a test checks docs/benchmarks.md carries exactly that table.
 """
 
 from __future__ import annotations
@@ -80,11 +80,11 @@ def reference_costs() -> dict[str, Cost]:
     return {op: polling_reference(op, REFERENCE_MINUTES[op]) for op in OPERATIONS}
 
 
-def readme_table() -> str:
+def cost_table() -> str:
+    """Each cell: ours / the reference. Stack times are assumed; item writes are to the servers table."""
     ours, ref = CHOREOGRAPHY, reference_costs()
     lines = [
-        "| operation | stack time (ours / reference, assumed) | Lambda invocations | DynamoDB item writes | "
-        "CloudFormation calls | Step Functions transitions |",
+        "| operation | stack time | Lambda invocations | item writes | CloudFormation calls | state transitions |",
         "|---|---|---|---|---|---|",
     ]
     for op in OPERATIONS:
@@ -104,4 +104,4 @@ def readme_table() -> str:
 
 
 if __name__ == "__main__":
-    print(readme_table())
+    print(cost_table())

@@ -1,5 +1,7 @@
 """The servers table on DynamoDB: one item type per key prefix, every write a conditional transaction.
 
+One module: the item shapes and the store that writes them are one contract with `ServersTable`.
+
 Items (see template.yaml `ServersTable`):
 
 - `SERVER#<id>` / `META`: the record (`ServerItem`), also indexed on gsi1 (`SERVER`, `<createdAt>#<id>`) for listing.

@@ -1,5 +1,7 @@
 """The per-server CloudFormation stack, synthesized from a record: pure data in, a template dict out.
 
+One module: one template whose parts name each other's logical ids, and which is bounded whole.
+
 A server's stack holds only what is per server: log group, roles (when not given), the key its replicas seal MCP
 `requestState` with (a generated Secrets Manager secret), task definition, ECS service registered in the platform's
 Cloud Map namespace (`<server id>.<namespace>`, one A record per task), and autoscaling. No load-balancer resource:

@@ -1,5 +1,7 @@
 """The reactions of the choreography. Each is triggered by one fact and is safe to run twice, late or out of order.
 
+One module: the choreography read in one place, every reaction, settle and sweep over the same helpers.
+
 | fact                                      | use case                          | reaction                   |
 |-------------------------------------------|-----------------------------------|----------------------------|
 | record entered Creating                   | `react` -> deploy_server          | deploy                     |
