@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from bench.harness import ROOT, McpError, McpSession, cpu_seconds, first_answer, free_port, proxy_bin
+from bench.harness import ROOT, McpError, McpSession, cpu_seconds, first_answer, free_port, proxy_bin, rss_bytes
 from bench.stats import Table, Target, median, ms, percentile, ratio, secs, times
 
 PLAIN = ROOT / "tests" / "servers" / "plain.py"
@@ -208,19 +208,6 @@ def descendants(root: int) -> list[int]:
         found.extend(children)
         frontier.extend(children)
     return found
-
-
-def rss_bytes(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-                    break
-        except OSError:
-            continue
-    return total
 
 
 def pss_bytes(pids: list[int]) -> int:

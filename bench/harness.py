@@ -1,4 +1,5 @@
-"""What the timed benchmarks share: a lean MCP client, a bare mcp-proxy, and a running one-machine platform.
+"""What the timed benchmarks share: lean MCP clients of both eras, a bare mcp-proxy, and a running one-machine
+platform.
 
 The client speaks streamable HTTP with httpx and nothing else, so both paths of a comparison pay the same,
 small client cost. Everything listens on loopback; every wait is bounded in time.
@@ -119,6 +120,53 @@ class McpSession:
         return self.request("tools/call", {"name": name, "arguments": arguments})
 
 
+MODERN = "2026-07-28"
+
+
+@dataclass
+class ModernClient:
+    """A client of the current revision (2026-07-28): no session, each request stateless, its version in the
+    `MCP-Protocol-Version` header and in `_meta`, its method and name in `Mcp-Method` / `Mcp-Name`."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout: float = 10.0
+    client: httpx.Client = field(init=False)
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.client = httpx.Client(timeout=self.timeout)
+
+    def initialize(self) -> None:
+        """Nothing to open: the era has no session."""
+
+    def close(self) -> None:
+        self.client.close()
+
+    def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        message_id = next(self.ids)
+        meta = {"io.modelcontextprotocol/protocolVersion": MODERN}
+        params = {"name": name, "arguments": arguments, "_meta": meta}
+        body = {"jsonrpc": "2.0", "id": message_id, "method": "tools/call", "params": params}
+        headers = {
+            "Accept": ACCEPT,
+            "Content-Type": "application/json",
+            "MCP-Protocol-Version": MODERN,
+            "Mcp-Method": "tools/call",
+            "Mcp-Name": name,
+            **self.headers,
+        }
+        with self.client.stream("POST", self.url, json=body, headers=headers) as response:
+            if response.status_code != 200:
+                response.read()
+                raise McpError(f"tools/call: HTTP {response.status_code} {response.text[:200]}")
+            answer = _answer(response, message_id)
+        if "error" in answer:
+            raise McpError(f"tools/call: {answer['error']}")
+        result: dict[str, Any] = answer["result"]
+        return result
+
+
 def _answer(response: httpx.Response, message_id: int) -> dict[str, Any]:
     """The JSON-RPC answer to `message_id`, from a JSON body or from an SSE stream (read only until it arrives)."""
     if response.headers.get("content-type", "").startswith("application/json"):
@@ -234,8 +282,8 @@ class RunningPlatform:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         shutil.copytree(ROOT / "examples", self.data_dir / "artifacts" / "examples", dirs_exist_ok=True)
         # The code of this checkout, whichever checkout the interpreter's environment was installed from.
-        code = os.pathsep.join(str(ROOT / part) for part in ("shared", "local"))
-        env = {**os.environ, "HOSTED_MCP_PROXY_BIN": proxy_bin(), "PYTHONPATH": code}
+        code = os.pathsep.join(str(ROOT / part) for part in ("shared", "gateway", "local", "bridge"))
+        env = {**os.environ, "PYTHONPATH": code}
         command = [sys.executable, "-m", "hosted_mcp_local.cli", "serve", "--port", str(self.port)]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -337,7 +385,7 @@ class RunningPlatform:
         self.wait_for(server_id, None)
 
     def replica_pids(self, server_id: str) -> list[int]:
-        """mcp-proxy and the server it wraps: every process whose cwd is the server's working directory."""
+        """The bridge and the server it wraps: every process whose cwd is the server's working directory."""
         workdir = (self.data_dir / "servers" / server_id / "work").resolve()
         found = []
         for entry in Path("/proc").iterdir():
@@ -349,7 +397,8 @@ class RunningPlatform:
         return found
 
     def replica_port(self, server_id: str) -> int:
-        """The port of the server's mcp-proxy, read from the process whose cwd is the server's working directory."""
+        """The port of the server's bridge (ours, or an mcp-proxy it runs as an HTTP server), read from the process
+        whose cwd is the server's working directory."""
         workdir = (self.data_dir / "servers" / server_id / "work").resolve()
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -360,9 +409,9 @@ class RunningPlatform:
                 argv = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if b"--port" in argv and any(b"mcp-proxy" in a for a in argv[:2]):
+            if b"--port" in argv and any(b"mcp-proxy" in a or b"hosted_mcp_bridge" in a for a in argv[:4]):
                 return int(argv[argv.index(b"--port") + 1])
-        raise RuntimeError(f"no mcp-proxy found for {server_id}")
+        raise RuntimeError(f"no bridge found for {server_id}")
 
     def crash(self) -> None:
         """SIGKILL: no chance to clean up, as after a power cut (its servers' processes are left running)."""
@@ -392,6 +441,20 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / ticks
+
+
+def rss_bytes(pids: list[int]) -> int:
+    """Resident memory of `pids` together (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except OSError:
+            continue
+    return total
 
 
 def stdio_body(name: str) -> dict[str, Any]:
