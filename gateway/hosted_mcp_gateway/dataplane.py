@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, quote
 
 from aws_lambda_powertools import Logger
@@ -97,6 +97,36 @@ class Target:
     upstream_session: str | None = None
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One data-plane request once the caller may use the server: the ASGI triple, its headers, who asks, the
+    server and its replicas, the rest of the path and the query, and the CORS headers its answers carry."""
+
+    scope: Scope
+    receive: Receive
+    send: Send
+    headers: dict[str, str]
+    record: ServerRecord
+    caller: Caller
+    replicas: list[str]
+    rest: str
+    query: str
+    grant: list[tuple[bytes, bytes]]
+
+    @property
+    def caller_key(self) -> str:
+        return caller_key(self.caller.username, self.caller.groups, self.caller.credentialType)
+
+    def identity(self) -> list[tuple[str, str]]:
+        """What a server hears about the caller on requests the gateway makes for it (and the token, if opted
+        in)."""
+        identity = list(identity_headers(self.caller).items())
+        token = forwarded_authorization(
+            self.headers.get("authorization"), forward_caller_token=self.record.spec.forwardCallerToken
+        )
+        return identity + ([("Authorization", token)] if token else [])
+
+
 class DataPlane:
     def __init__(
         self,
@@ -152,103 +182,73 @@ class DataPlane:
         if record.status is not ServerStatus.IN_SERVICE or not replicas:
             await self._not_in_service(send, record, bool(replicas))
             return
-        grant = cors.grant(headers.get("origin"), self.hosts)
-        query = scope.get("query_string", b"").decode("latin-1")
         first = rest.split("/", 1)[0]
         if method == "GET":
             send = self.calls.watch_stream(record, caller, send, sse_transport=first == "sse")
+        ex = Exchange(
+            scope=scope,
+            receive=receive,
+            send=send,
+            headers=headers,
+            record=record,
+            caller=caller,
+            replicas=replicas,
+            rest=rest,
+            query=scope.get("query_string", b"").decode("latin-1"),
+            grant=cors.grant(headers.get("origin"), self.hosts),
+        )
         if first == "mcp" and record.spec.serverType is ServerType.SSE and method != "POST":
-            await self._sse_server_session(scope, receive, send, headers, record, caller, grant)
+            await self._sse_server_session(ex)
         elif first == "mcp" and method == "POST":
-            await self._mcp_post(scope, receive, send, headers, record, caller, replicas, rest, query, grant)
-        elif first == "messages" and ENDPOINT_PARAM in parse_qs(query):
-            await self._sse_message(scope, receive, send, headers, record, caller, replicas, query, grant)
+            await self._mcp_post(ex)
+        elif first == "messages" and ENDPOINT_PARAM in parse_qs(ex.query):
+            await self._sse_message(ex)
         else:
             pinned = self.sessions.inward(record.id, headers.get("mcp-session-id"), replicas)
             replica = pinned.replica if pinned else self.sessions.next_replica(record.id, replicas)
-            target = Target(replica, _target(rest, query), pinned.upstream_id if pinned else None)
+            target = Target(replica, _target(rest, ex.query), pinned.upstream_id if pinned else None)
             body = await _request_body(scope, receive, headers)
-            await self._relay(scope, receive, send, headers, record, caller, target, body, grant, sse=first == "sse")
+            await self._relay(ex, target, body, sse=first == "sse")
 
     # -- the MCP endpoint --------------------------------------------------------------------------------------
 
-    async def _mcp_post(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: dict[str, str],
-        record: ServerRecord,
-        caller: Caller,
-        replicas: list[str],
-        rest: str,
-        query: str,
-        grant: list[tuple[bytes, bytes]],
-    ) -> None:
-        body = await read_body(receive, limit=MAX_MESSAGE_BYTES)
+    async def _mcp_post(self, ex: Exchange) -> None:
+        body = await read_body(ex.receive, limit=MAX_MESSAGE_BYTES)
         if body is None:
-            await problem(send, 413, "PayloadTooLarge", f"A message is at most {MAX_MESSAGE_BYTES} bytes")
+            await problem(ex.send, 413, "PayloadTooLarge", f"A message is at most {MAX_MESSAGE_BYTES} bytes")
             return
         try:
-            request = validate(headers, body)
+            request = validate(ex.headers, body)
         except HeaderProblem as refused:
-            await answer(send, 400, [(b"content-type", b"application/json"), *grant], jsonrpc.dumps(refused.body))
+            await answer(ex.send, 400, [(b"content-type", b"application/json"), *ex.grant], jsonrpc.dumps(refused.body))
             return
-        pinned = self.sessions.inward(record.id, headers.get("mcp-session-id"), replicas)
-        replica = pinned.replica if pinned else self.sessions.next_replica(record.id, replicas)
-        verdict = self.calls.admit(record, caller, replica, request, headers)
+        pinned = self.sessions.inward(ex.record.id, ex.headers.get("mcp-session-id"), ex.replicas)
+        replica = pinned.replica if pinned else self.sessions.next_replica(ex.record.id, ex.replicas)
+        verdict = self.calls.admit(ex.record, ex.caller, replica, request, ex.headers)
         if verdict.refused:
-            await verdict.refuse(send, grant)
+            await verdict.refuse(ex.send, ex.grant)
             return
         try:
-            forwarded = verdict.forwarded(body)
-            watched = verdict.watch(send)
-            await self._forward_post(
-                scope,
-                receive,
-                watched,
-                headers,
-                record,
-                caller,
-                request,
-                replica,
-                pinned,
-                forwarded,
-                rest,
-                query,
-                grant,
-            )
+            watched = replace(ex, send=verdict.watch(ex.send))
+            await self._forward_post(watched, request, replica, pinned, verdict.forwarded(body))
         finally:
             verdict.end()
 
     async def _forward_post(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: dict[str, str],
-        record: ServerRecord,
-        caller: Caller,
-        request: McpRequest,
-        replica: str,
-        pinned: PinnedSession | None,
-        body: bytes,
-        rest: str,
-        query: str,
-        grant: list[tuple[bytes, bytes]],
+        self, ex: Exchange, request: McpRequest, replica: str, pinned: PinnedSession | None, body: bytes
     ) -> None:
-        sse_only = record.spec.serverType is ServerType.SSE
+        sse_only = ex.record.spec.serverType is ServerType.SSE
         if sse_only and request.era == "legacy":
             await self.front.post(
                 request.message,
-                session_id=headers.get("mcp-session-id"),
-                caller_key=caller_key(caller.username, caller.groups, caller.credentialType),
-                server_id=record.id,
+                session_id=ex.headers.get("mcp-session-id"),
+                caller_key=ex.caller_key,
+                server_id=ex.record.id,
                 replica=replica,
-                path=upstream_path(record.spec),
-                identity=self._identity(headers, record, caller),
-                receive=receive,
-                send=with_headers(send, grant),
+                path=upstream_path(ex.record.spec),
+                identity=ex.identity(),
+                receive=ex.receive,
+                send=with_headers(ex.send, ex.grant),
             )
             return
         if (
@@ -259,109 +259,68 @@ class DataPlane:
             call = Call(
                 message=request.message,
                 replica=replica,
-                path=upstream_path(record.spec) if sse_only else f"/{rest}",
-                caller_key=caller_key(caller.username, caller.groups, caller.credentialType),
-                identity=self._identity(headers, record, caller),
-                passed_on=[(k, v) for k, v in headers.items() if k in PASSED_ON or k.startswith("mcp-param-")],
+                path=upstream_path(ex.record.spec) if sse_only else f"/{ex.rest}",
+                caller_key=ex.caller_key,
+                identity=ex.identity(),
+                passed_on=[(k, v) for k, v in ex.headers.items() if k in PASSED_ON or k.startswith("mcp-param-")],
                 transport="sse" if sse_only else "streamable",
             )
-            await self.bridge.handle(call, receive, with_headers(send, grant))
+            await self.bridge.handle(call, ex.receive, with_headers(ex.send, ex.grant))
             return
-        target = Target(replica, _target(rest, query), pinned.upstream_id if pinned else None)
-        await self._relay(scope, receive, send, headers, record, caller, target, body, grant)
+        target = Target(replica, _target(ex.rest, ex.query), pinned.upstream_id if pinned else None)
+        await self._relay(ex, target, body)
 
-    async def _sse_server_session(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: dict[str, str],
-        record: ServerRecord,
-        caller: Caller,
-        grant: list[tuple[bytes, bytes]],
-    ) -> None:
+    async def _sse_server_session(self, ex: Exchange) -> None:
         """GET (the session's stream) and DELETE on `/mcp` of an SSE server, whose sessions the gateway holds."""
-        key = caller_key(caller.username, caller.groups, caller.credentialType)
-        session = headers.get("mcp-session-id")
-        if scope["method"] == "GET":
-            await self.front.get(session, key, record.id, receive, with_headers(send, grant))
-        elif scope["method"] == "DELETE":
-            await self.front.delete(session, key, record.id, with_headers(send, grant))
+        session = ex.headers.get("mcp-session-id")
+        send = with_headers(ex.send, ex.grant)
+        if ex.scope["method"] == "GET":
+            await self.front.get(session, ex.caller_key, ex.record.id, ex.receive, send)
+        elif ex.scope["method"] == "DELETE":
+            await self.front.delete(session, ex.caller_key, ex.record.id, send)
         else:
-            await problem(send, 405, "MethodNotAllowed", "GET, POST or DELETE", {"Allow": "GET, POST, DELETE"})
+            await problem(ex.send, 405, "MethodNotAllowed", "GET, POST or DELETE", {"Allow": "GET, POST, DELETE"})
 
-    @staticmethod
-    def _identity(headers: Mapping[str, str], record: ServerRecord, caller: Caller) -> list[tuple[str, str]]:
-        """What a server hears about the caller on requests the gateway makes for it (and the token, if opted in)."""
-        identity = list(identity_headers(caller).items())
-        token = forwarded_authorization(
-            headers.get("authorization"), forward_caller_token=record.spec.forwardCallerToken
-        )
-        return identity + ([("Authorization", token)] if token else [])
-
-    async def _sse_message(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: dict[str, str],
-        record: ServerRecord,
-        caller: Caller,
-        replicas: list[str],
-        query: str,
-        grant: list[tuple[bytes, bytes]],
-    ) -> None:
-        token = parse_qs(query)[ENDPOINT_PARAM][0]
-        endpoint = self.endpoints.resolve(record.id, token, replicas)
+    async def _sse_message(self, ex: Exchange) -> None:
+        token = parse_qs(ex.query)[ENDPOINT_PARAM][0]
+        endpoint = self.endpoints.resolve(ex.record.id, token, ex.replicas)
         if endpoint is None:
-            await problem(send, 404, "SessionNotFound", "This SSE session is not known (any more): connect again")
+            await problem(ex.send, 404, "SessionNotFound", "This SSE session is not known (any more): connect again")
             return
-        body = await read_body(receive, limit=MAX_MESSAGE_BYTES)
+        body = await read_body(ex.receive, limit=MAX_MESSAGE_BYTES)
         if body is None:
-            await problem(send, 413, "PayloadTooLarge", f"A message is at most {MAX_MESSAGE_BYTES} bytes")
+            await problem(ex.send, 413, "PayloadTooLarge", f"A message is at most {MAX_MESSAGE_BYTES} bytes")
             return
-        request = McpRequest("legacy", body, headers.get("mcp-protocol-version"))
-        verdict = self.calls.admit(record, caller, endpoint.replica, request, headers, endpoint=token)
+        request = McpRequest("legacy", body, ex.headers.get("mcp-protocol-version"))
+        verdict = self.calls.admit(ex.record, ex.caller, endpoint.replica, request, ex.headers, endpoint=token)
         if verdict.refused:
-            await verdict.refuse(send, grant)
+            await verdict.refuse(ex.send, ex.grant)
             return
         target = Target(endpoint.replica, endpoint.target)
         try:
-            await self._relay(
-                scope, receive, verdict.watch(send), headers, record, caller, target, verdict.forwarded(body), grant
-            )
+            await self._relay(replace(ex, send=verdict.watch(ex.send)), target, verdict.forwarded(body))
         finally:
             verdict.end()
 
     # -- relaying ---------------------------------------------------------------------------------------------
 
     async def _relay(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: dict[str, str],
-        record: ServerRecord,
-        caller: Caller,
-        target: Target,
-        body: bytes | AsyncIterator[bytes] | None,
-        grant: list[tuple[bytes, bytes]],
-        *,
-        sse: bool = False,
+        self, ex: Exchange, target: Target, body: bytes | AsyncIterator[bytes] | None, *, sse: bool = False
     ) -> None:
         """One exchange with the replica, its answer streamed back as it arrives (both ways, never whole)."""
-        incoming = {k: v for k, v in headers.items() if k not in HOP_BY_HOP}
-        outgoing = upstream_headers(incoming, caller, forward_caller_token=record.spec.forwardCallerToken)
+        record = ex.record
+        incoming = {k: v for k, v in ex.headers.items() if k not in HOP_BY_HOP}
+        outgoing = upstream_headers(incoming, ex.caller, forward_caller_token=record.spec.forwardCallerToken)
         if target.upstream_session is not None:
             outgoing["Mcp-Session-Id"] = target.upstream_session
         address, prefix = split_url(target.replica)
         try:
             upstream = await exchange(
-                self.pool, address, scope["method"], f"{prefix}{target.target}", list(outgoing.items()), body
+                self.pool, address, ex.scope["method"], f"{prefix}{target.target}", list(outgoing.items()), body
             )
         except (UpstreamError, OSError, ValueError, asyncio.IncompleteReadError) as error:
             logger.warning("upstream unreachable", server_id=record.id, replica=target.replica, error=str(error))
-            await problem(send, 502, "BadGateway", "The server did not answer", {"Retry-After": "5"})
+            await problem(ex.send, 502, "BadGateway", "The server did not answer", {"Retry-After": "5"})
             return
         response_headers = [(k, v) for k, v in upstream.headers if k not in RESPONSE_DROPPED]
         session = upstream.header(b"mcp-session-id")
@@ -373,7 +332,7 @@ class DataPlane:
             stream = self.endpoints.rewrite(stream, record.id, target.replica, target.target.split("?", 1)[0])
         elif upstream.length is not None:
             response_headers.append((b"content-length", str(upstream.length).encode()))
-        await stream_answer(upstream, stream, response_headers + grant, receive, send)
+        await stream_answer(upstream, stream, response_headers + ex.grant, ex.receive, ex.send)
 
     async def _not_in_service(self, send: Send, record: ServerRecord, has_replicas: bool) -> None:
         name = record.normalizedName
