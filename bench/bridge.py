@@ -31,9 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from bench.harness import ROOT, McpError, McpSession, cpu_seconds, first_answer, free_port, proxy_bin, rss_bytes
+from bench.harness import ROOT, McpSession, cpu_seconds, first_answer, free_port, proxy_bin, rss_bytes
 from bench.stats import Table, Target, median, ms, percentile, ratio, secs, times
 
 PLAIN = ROOT / "tests" / "servers" / "plain.py"
@@ -231,45 +229,6 @@ def mib(size: float) -> str:
 # -- load --------------------------------------------------------------------------------------------------------
 
 
-class Session(McpSession):
-    """An MCP session that reads every answer to its end, as the gateway's forwarder does with a replica's, so its
-    connection is kept alive (McpSession stops reading at the answer, and httpx then closes the connection)."""
-
-    def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        message_id = next(self.ids)
-        body = {"jsonrpc": "2.0", "id": message_id, "method": method, "params": params or {}}
-        with self.client.stream("POST", self.url, json=body, headers=self._headers()) as response:
-            if response.status_code != 200:
-                response.read()
-                raise McpError(f"{method}: HTTP {response.status_code} {response.text[:200]}")
-            if method == "initialize":
-                self.session_id = response.headers.get("mcp-session-id")
-            answer = whole_answer(response, message_id)
-        if "error" in answer:
-            raise McpError(f"{method}: {answer['error']}")
-        result: dict[str, Any] = answer["result"]
-        return result
-
-
-def whole_answer(response: httpx.Response, message_id: int) -> dict[str, Any]:
-    if response.headers.get("content-type", "").startswith("application/json"):
-        payload: dict[str, Any] = json.loads(response.read())
-        return payload
-    found: dict[str, Any] | None = None
-    data: list[str] = []
-    for line in response.iter_lines():  # to the end: a POST's stream ends after its answer
-        if line.startswith("data:"):
-            data.append(line.removeprefix("data:").strip())
-        elif not line and data:
-            message = json.loads("\n".join(data))
-            data = []
-            if message.get("id") == message_id:
-                found = message
-    if found is None:
-        raise McpError("the stream ended before the answer")
-    return found
-
-
 @dataclass
 class Phase:
     latencies: list[float]
@@ -285,7 +244,7 @@ class Phase:
 
 def load(running: Running, clients: int, calls: int, seconds: float) -> Phase:
     """`clients` sessions calling `echo` concurrently; CPU counted only while they call (sessions already open)."""
-    sessions = [Session(running.url) for _ in range(clients)]
+    sessions = [McpSession(running.url) for _ in range(clients)]
     for session in sessions:
         session.initialize()
     latencies: list[list[float]] = [[] for _ in range(clients)]
@@ -363,7 +322,7 @@ def footprint(candidate: Candidate, server: list[str], directory: Path, label: s
         start = median(times_to_answer)
         time.sleep(SPACED)  # settle: spares started, the probe session's child ended
         idle = rss_bytes(tree(running))
-        sessions = [Session(running.url, timeout=30) for _ in range(SESSIONS)]
+        sessions = [McpSession(running.url, timeout=30) for _ in range(SESSIONS)]
         burst = []
         try:
             for count, session in enumerate(sessions):
@@ -383,7 +342,7 @@ def footprint(candidate: Candidate, server: list[str], directory: Path, label: s
         spaced = []
         for _ in range(SPACED_SESSIONS):
             time.sleep(SPACED)  # as sessions of different users arrive: per-session spares are ready again
-            fresh = Session(running.url, timeout=30)
+            fresh = McpSession(running.url, timeout=30)
             try:
                 began = time.perf_counter()
                 fresh.initialize()

@@ -168,11 +168,13 @@ class ModernClient:
 
 
 def _answer(response: httpx.Response, message_id: int) -> dict[str, Any]:
-    """The JSON-RPC answer to `message_id`, from a JSON body or from an SSE stream (read only until it arrives)."""
+    """The JSON-RPC answer to `message_id`, from a JSON body or from an SSE stream. A POST's stream ends after its
+    answer: it is read to its end, as the gateway's forwarder reads a replica's, so the connection is kept alive
+    (httpx closes a connection whose answer was left unread, and every call would then pay a new connection)."""
     if response.headers.get("content-type", "").startswith("application/json"):
-        response.read()
-        payload: dict[str, Any] = response.json()
+        payload: dict[str, Any] = json.loads(response.read())
         return payload
+    found: dict[str, Any] | None = None
     data: list[str] = []
     for line in response.iter_lines():
         if line.startswith("data:"):
@@ -181,8 +183,10 @@ def _answer(response: httpx.Response, message_id: int) -> dict[str, Any]:
             message = json.loads("\n".join(data))
             data = []
             if message.get("id") == message_id:
-                return dict(message)
-    raise McpError("the stream ended before the answer")
+                found = message
+    if found is None:
+        raise McpError("the stream ended before the answer")
+    return found
 
 
 def first_answer(url: str, deadline: float, headers: dict[str, str] | None = None, interval: float = 0.01) -> float:
