@@ -103,6 +103,11 @@ class DeploymentBackend(ABC):
         """Remove what a settled record no longer stands behind (e.g. a stack a redeploy replaced); the sweep calls
         it for every record at rest, so a removal that failed once is tried again."""
 
+    def leftovers(self, record: ServerRecord) -> str | None:
+        """For a server whose own deployment is gone: why it cannot be removed yet (e.g. a stack a redeploy replaced
+        is still being deleted), or None. A server is never removed while something of it may still run."""
+        return None
+
 
 class ReadinessProbe(ABC):
     """Proves a deployed server answers MCP (initialize + tools/list through the real path)."""

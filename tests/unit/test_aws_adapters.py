@@ -206,6 +206,63 @@ def test_a_redeploy_replaces_a_rolled_back_creation_once_however_often_it_is_ask
     assert [c for c, _ in cfn.calls].count("DeleteStack") == 1
 
 
+def test_a_redeploy_that_crashed_between_replacing_and_deleting_carries_on_with_its_replacement() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    # Given a creation that rolled back, redeployed, and the dead stack's deletion failing once
+    cfn.script("create", Script("fail"))
+    first = creating()
+    dead = backend.deploy(first)
+    failed = first.evolve(status=ServerStatus.FAILED, deploymentId=dead.deploymentId, stackName=dead.stackName)
+    record = redeploying(failed, version=4)
+    cfn.script("delete", Script("fail"))
+    replacement = backend.deploy(record)
+    # When the reaction runs again before the record noted the replacement (its stack still the dead one)
+    again = backend.deploy(record)
+    # Then it carries on with the same replacement, and asks again for the dead stack to go
+    assert again == replacement
+    assert cfn.stacks[dead.deploymentId].status == "DELETE_COMPLETE"
+    assert sorted(s.status for s in cfn.stacks.values()) == ["CREATE_COMPLETE", "DELETE_COMPLETE"]
+
+
+def test_a_redeploy_of_a_stack_still_in_progress_is_refused_with_the_reason() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    # Given a creation that never finished (the record failed past its deadline)
+    cfn.script("create", Script("hang"))
+    first = creating()
+    hung = backend.deploy(first)
+    failed = first.evolve(status=ServerStatus.FAILED, deploymentId=hung.deploymentId, stackName=hung.stackName)
+    # When it is redeployed, Then the redeploy is refused with what CloudFormation is still doing
+    with pytest.raises(DeploymentRejected, match="is CREATE_IN_PROGRESS: CloudFormation is still working on it"):
+        backend.deploy(redeploying(failed, version=3))
+
+
+def test_a_server_is_not_removed_while_a_stack_it_replaced_is_still_there() -> None:
+    cfn = FakeCloudFormation()
+    backend = CloudFormationBackend(cfn, PLATFORM)
+    # Given a server redeployed onto a replacement stack, whose predecessor's deletion hangs
+    cfn.script("create", Script("fail"))
+    first = creating()
+    dead = backend.deploy(first)
+    failed = first.evolve(status=ServerStatus.FAILED, deploymentId=dead.deploymentId, stackName=dead.stackName)
+    cfn.script("delete", Script("hang"))
+    replacement = backend.deploy(redeploying(failed, version=4))
+    record = failed.evolve(
+        status=ServerStatus.DELETING, deploymentId=replacement.deploymentId, stackName=replacement.stackName
+    )
+    # When its own stack is gone, Then what is left is named; once that is gone too, nothing is left
+    left = backend.leftovers(record)
+    assert left is not None
+    assert left.startswith(f"stack {dead.stackName}, which a redeploy replaced, is DELETE_IN_PROGRESS")
+    assert backend.teardown(record) is ApplyResult.STARTED  # asks again for the predecessor, then its own
+    assert backend.leftovers(record) is None
+    # and a server on its first stack never asks CloudFormation
+    calls = len(cfn.calls)
+    assert backend.leftovers(first.evolve(deploymentId=dead.deploymentId, stackName=dead.stackName)) is None
+    assert len(cfn.calls) == calls
+
+
 def test_a_redeploy_of_a_complete_stack_that_runs_what_is_asked_changes_nothing() -> None:
     cfn = FakeCloudFormation()
     backend = CloudFormationBackend(cfn, PLATFORM)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from hosted_mcp.adapters.memory import InMemoryServerStore
 from hosted_mcp.logic.reactions import announce, deploy_server, overdue_records, settle, settle_deployment, sweep
-from hosted_mcp.logic.servers import create_server, update_server
+from hosted_mcp.logic.servers import create_server, delete_server, update_server
 from hosted_mcp.models.api import CreateServerRequest, UpdateServerRequest
 from hosted_mcp.models.domain import ServerRecord, StatusChange
 from hosted_mcp.models.events import ServerEvent, ServerRestarted
@@ -110,6 +110,7 @@ class Deployments(DeploymentBackend):
 
     def __init__(self) -> None:
         self.lost: dict[str, str] = {}
+        self.left: dict[str, str] = {}
         self.asked: list[str] = []
 
     def deploy(self, record: ServerRecord) -> Deployment:
@@ -127,6 +128,9 @@ class Deployments(DeploymentBackend):
     def loss(self, record: ServerRecord) -> str | None:
         self.asked.append(record.id)
         return self.lost.get(record.id)
+
+    def leftovers(self, record: ServerRecord) -> str | None:
+        return self.left.get(record.id)
 
 
 class Announced(StatusEvents):
@@ -258,3 +262,33 @@ def test_other_changes_that_keep_the_status_announce_nothing() -> None:
     record = in_service(ports.store, "still")
     announce(ports, StatusChange(old=record, new=record.evolve(version=record.version + 1, deploymentId="d-2")))
     assert ports.events.events == []
+
+
+def test_a_server_whose_own_deployment_is_gone_is_not_removed_while_something_of_it_is_left() -> None:
+    ports = Ports()
+    # Given a server being deleted, and the backend still deleting a deployment it replaced
+    deleting = delete_server(ports.store, in_service(ports.store, "redeployed").id, ADMIN, now=NOW)
+    ports.backend.left[deleting.id] = "stack hmcp-x, which a redeploy replaced, is DELETE_IN_PROGRESS"
+    gone = Settlement(
+        serverId=deleting.id,
+        deploymentId=deleting.deploymentId or "",
+        outcome="deployed",
+        reason="deleted",
+        token=deleting.requestToken,
+    )
+    # When its own deployment's deletion settles
+    failed = settle(ports, gone, now=NOW)
+    # Then it is Failed with what is left, not removed; deleting it again once that is gone removes it
+    assert failed is not None
+    assert (failed.status, failed.lastError) == (ServerStatus.FAILED, ports.backend.left[deleting.id])
+    ports.backend.left.clear()
+    again = delete_server(ports.store, deleting.id, ADMIN, now=NOW)
+    done = Settlement(
+        serverId=again.id,
+        deploymentId=again.deploymentId or "",
+        outcome="deployed",
+        reason="deleted",
+        token=again.requestToken,
+    )
+    settle(ports, done, now=NOW)
+    assert ports.store.get(deleting.id) is None

@@ -220,13 +220,27 @@ class CloudFormationBackend(DeploymentBackend):
         status = stack["StackStatus"] if stack else "DELETE_COMPLETE"
         if stack is not None and _latest_token(self._events(stack["StackId"])) == record.requestToken:
             return Deployment(deploymentId=stack["StackId"], stackName=stack["StackName"])
+        replacement = self._describe(replacement_stack_name(self.prefix, record))
+        if replacement is not None and replacement["StackStatus"] != "DELETE_COMPLETE":
+            # This redeploy's own replacement, made by an attempt that crashed before the record knew it: finish
+            # retiring what it replaces, and carry on with it.
+            self._retire_predecessors(replacement)
+            return Deployment(deploymentId=replacement["StackId"], stackName=replacement["StackName"])
         if status in STACK_DEAD or status in STACK_GONE:
-            dead = stack["StackId"] if stack is not None and status in STACK_DEAD else None
-            if dead is not None:  # like every retirement, without a token: a retry must not count as done
-                self._delete(dead, None)
-            return self._create(record, replacement_stack_name(self.prefix, record), replaces=dead)
+            # The replacement first, naming the stack it stands in for; then the dead one is deleted (without a
+            # token, like every retirement). A retry after a crash between the two finds the replacement by name.
+            replaced = stack["StackId"] if stack is not None else None
+            deployment = self._create(record, replacement_stack_name(self.prefix, record), replaces=replaced)
+            if replaced is not None and status in STACK_DEAD:
+                self._delete(replaced, None)
+            return deployment
         assert stack is not None
-        if status in STACK_RUNNING or status.endswith("_IN_PROGRESS"):
+        if status.endswith("_IN_PROGRESS"):
+            raise DeploymentRejected(
+                f"stack {stack['StackName']} is {status}: CloudFormation is still working on it; redeploy once it "
+                "has finished, or delete the server"
+            )
+        if status in STACK_RUNNING:
             result = self._update(record, stack["StackId"])
             unchanged = result is ApplyResult.NO_CHANGE
             return Deployment(deploymentId=stack["StackId"], stackName=stack["StackName"], unchanged=unchanged)
@@ -249,19 +263,43 @@ class CloudFormationBackend(DeploymentBackend):
         if stack is not None:
             self._retire_predecessors(stack)
 
+    def leftovers(self, record: ServerRecord) -> str | None:
+        """Read only (teardown and the sweep delete): the stacks the record's replacement stack stands in for."""
+        if not record.stackName or record.stackName == stack_name(self.prefix, record):
+            return None  # the server's first stack replaced nothing
+        stack = self._stack(record)
+        if stack is None:
+            return None
+        for predecessor in self._predecessors(stack):
+            if predecessor["StackStatus"] != "DELETE_COMPLETE":
+                return (
+                    f"stack {predecessor['StackName']}, which a redeploy replaced, is {predecessor['StackStatus']}: "
+                    "the server is removed once it is gone (delete the server again then)"
+                )
+        return None
+
     def _retire_predecessors(self, stack: dict[str, Any]) -> None:
         """Delete, again if need be, the stacks a redeploy replaced (each names its predecessor in a tag), so a
-        server never keeps two: a deletion that failed once is retried by every sweep until it is gone."""
-        current: dict[str, Any] | None = stack
+        server never keeps two: a deletion that failed once is retried by every sweep until it is gone, and one
+        still in progress is asked for again (CloudFormation takes that as the same deletion)."""
+        for predecessor in self._predecessors(stack):
+            if predecessor["StackStatus"] != "DELETE_COMPLETE":
+                self._delete(predecessor["StackId"], None)
+
+    def _predecessors(self, stack: dict[str, Any]) -> list[dict[str, Any]]:
+        """The stacks `stack` replaced, newest first, as CloudFormation describes them now."""
+        found: list[dict[str, Any]] = []
         seen: set[str] = set()
+        current: dict[str, Any] | None = stack
         while current is not None:
             predecessor = next((t["Value"] for t in current.get("Tags", []) if t["Key"] == REPLACES_TAG), None)
             if predecessor is None or predecessor in seen:
-                return
+                break
             seen.add(predecessor)
             current = self._describe(predecessor)
-            if current is not None and current["StackStatus"] not in ("DELETE_COMPLETE", "DELETE_IN_PROGRESS"):
-                self._delete(predecessor, None)
+            if current is not None:
+                found.append(current)
+        return found
 
     def _delete(self, stack_id: str, token: str | None) -> None:
         params: dict[str, Any] = {"StackName": stack_id}

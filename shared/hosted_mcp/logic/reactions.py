@@ -88,7 +88,7 @@ def settle(ports: ReactionPorts, settlement: Settlement, *, now: datetime) -> Se
     deployment was lost: fail its record with the reason."""
     if settlement.outcome == "lost":
         return settle_loss(ports.store, settlement, now=now)
-    return settle_deployment(ports.store, ports.probe, settlement, now=now)
+    return settle_deployment(ports.store, ports.probe, settlement, now=now, backend=ports.backend)
 
 
 def sweep(ports: ReactionPorts, *, now: datetime) -> list[ServerRecord]:
@@ -170,7 +170,9 @@ def tear_down(store: ServerStore, backend: DeploymentBackend, server_id: str, *,
     record = _current(store, server_id, ServerStatus.DELETING)
     if record is None:
         return None
-    return _drive(store, record, backend.teardown, refused="failed", unchanged="nothing left to remove", now=now)
+    return _drive(
+        store, record, backend.teardown, refused="failed", unchanged="nothing left to remove", now=now, backend=backend
+    )
 
 
 def _drive(
@@ -181,6 +183,7 @@ def _drive(
     refused: Outcome,
     unchanged: str,
     now: datetime,
+    backend: DeploymentBackend | None = None,
 ) -> ServerRecord | None:
     """Start a backend action; settle at once when the backend refuses it or has nothing to do."""
     try:
@@ -188,7 +191,7 @@ def _drive(
     except DeploymentRejected as rejected:
         return settle_deployment(store, None, _settlement(record, refused, rejected.reason), now=now)
     if result is ApplyResult.NO_CHANGE:
-        return settle_deployment(store, None, _settlement(record, "deployed", unchanged), now=now)
+        return settle_deployment(store, None, _settlement(record, "deployed", unchanged), now=now, backend=backend)
     return record
 
 
@@ -223,9 +226,16 @@ def settle_target(record: ServerRecord, outcome: Outcome) -> ServerStatus | None
 
 
 def settle_deployment(
-    store: ServerStore, probe: ReadinessProbe | None, settlement: Settlement, *, now: datetime
+    store: ServerStore,
+    probe: ReadinessProbe | None,
+    settlement: Settlement,
+    *,
+    now: datetime,
+    backend: DeploymentBackend | None = None,
 ) -> ServerRecord | None:
-    """Move the record the settlement belongs to; stale, duplicate and out-of-order settlements change nothing."""
+    """Move the record the settlement belongs to; stale, duplicate and out-of-order settlements change nothing. A
+    server whose deployment is gone is removed only when nothing else of it is left (`backend.leftovers`);
+    otherwise it is Failed with what is left, and deleting it again finishes the job."""
     record = store.get(settlement.serverId) if settlement.serverId else None
     if record is None:
         logger.info("settlement for no record", deployment_id=settlement.deploymentId, outcome=settlement.outcome)
@@ -246,6 +256,8 @@ def settle_deployment(
         )
         return None
     outcome, reason = settlement.outcome, settlement.reason
+    if target is None and backend is not None and (left := backend.leftovers(record)) is not None:
+        outcome, reason, target = "failed", left, ServerStatus.FAILED
     if target is ServerStatus.IN_SERVICE and probe is not None:
         problem = probe.problem(record.evolve(spec=record.desired_spec))
         if problem:
@@ -438,7 +450,9 @@ def reconcile(
             continue
         settled = backend.describe(record)
         if settled is not None:
-            result = settle_deployment(store, probe, settled.model_copy(update={"token": None}), now=now)
+            result = settle_deployment(
+                store, probe, settled.model_copy(update={"token": None}), now=now, backend=backend
+            )
         else:
             target = lifecycle().on_deadline(record.status)
             reason = f"no outcome {int((now - record.updatedAt).total_seconds())}s after entering {record.status}"
