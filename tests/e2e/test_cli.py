@@ -272,7 +272,13 @@ def test_logs_follow_prints_what_the_server_writes_next(platform: LocalPlatform,
         assert call_tool(greeter["url"], platform.token("ada", ["demo"]), "greet", {"name": "f"}) == "Hi, f!"
 
         # Then the request's log line arrives on the follower's output
-        assert any("POST /mcp" in line for line in _until(lines, lambda line: "POST /mcp" in line))
+        try:
+            assert any("POST /mcp" in line for line in _until(lines, lambda line: "POST /mcp" in line))
+        except queue.Empty as silence:  # say why: the follower's own words
+            follower.terminate()
+            follower.wait(timeout=10)
+            said = follower.stderr.read().decode(errors="replace") if follower.stderr else ""
+            raise AssertionError(f"nothing new in 60 s (exit {follower.returncode}): {said}") from silence
     finally:
         follower.terminate()
         follower.wait(timeout=10)

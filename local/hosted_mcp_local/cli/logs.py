@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from hosted_mcp_local.cli.client import Api
-from hosted_mcp_local.cli.exits import Exit
+from hosted_mcp_local.cli.exits import CliError, Exit
 
 FOLLOW_INTERVAL = 1.0
 FOLLOW_WINDOW = 2000  # lines per replica read at each look: more than a server prints in one interval
@@ -35,7 +35,13 @@ def cmd_logs(args: argparse.Namespace) -> Exit:
     seen = by_replica(api.call("GET", path, params={"tail": FOLLOW_WINDOW}) or "")
     while True:
         time.sleep(FOLLOW_INTERVAL)
-        latest = by_replica(api.call("GET", path, params={"tail": FOLLOW_WINDOW}) or "")
+        try:
+            latest = by_replica(api.call("GET", path, params={"tail": FOLLOW_WINDOW}) or "")
+        except CliError as error:  # like tail -f: a platform busy or restarting for a moment is no reason to stop
+            if error.code is not Exit.UNREACHABLE and (error.status or 0) < 500:
+                raise
+            sys.stderr.write(f"hosted-mcp: {error.message} (still following)\n")
+            continue
         for replica, lines in latest.items():
             for line in new_lines(seen.get(replica, []), lines):
                 sys.stdout.write(line + "\n")

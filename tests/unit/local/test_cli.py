@@ -176,6 +176,47 @@ def test_logs_follow_prints_only_the_lines_after_the_overlap() -> None:
     assert new_lines(["a"], ["q", "r"]) == ["q", "r"]  # no overlap (rotated, or more than a window): all of it
 
 
+class FlakyLogs:
+    """The logs endpoint as `logs -f` sees it: the log, then the platform unreachable once, then a new line."""
+
+    def __init__(self) -> None:
+        self.answers: list[object] = [
+            "[replica-0] started\n",  # --tail
+            "[replica-0] started\n",  # what is seen before following
+            CliError("cannot reach http://127.0.0.1:8765: timed out", Exit.UNREACHABLE),
+            "[replica-0] started\n[replica-0] POST /mcp\n",
+            KeyboardInterrupt(),
+        ]
+
+    def server(self, ref: str) -> dict[str, str]:
+        return {"id": "abc"}
+
+    def call(self, method: str, path: str, params: dict[str, Any] | None = None) -> object:
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+def test_logs_follow_keeps_following_when_the_platform_is_unreachable_for_a_moment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a follower whose platform does not answer one of its looks
+    from hosted_mcp_local.cli import logs
+
+    monkeypatch.setattr(logs.Api, "of", staticmethod(lambda args: FlakyLogs()))
+    monkeypatch.setattr(logs.time, "sleep", lambda seconds: None)
+
+    # When it follows until interrupted
+    with pytest.raises(KeyboardInterrupt):
+        logs.cmd_logs(argparse.Namespace(server="greeter", tail=1, follow=True))
+
+    # Then it said so on stderr, and printed the line that came next
+    out, err = capsys.readouterr()
+    assert out == "[replica-0] started\n[replica-0] POST /mcp\n"
+    assert "timed out (still following)" in err
+
+
 def test_token_refuses_a_data_directory_without_a_platform(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given a directory where no platform ever ran
     empty = tmp_path / "not-a-platform"
