@@ -47,7 +47,7 @@ def proxy_bin() -> str:
     candidates.append(shutil.which("mcp-proxy") or "")
     found = next((c for c in candidates if c and Path(c).is_file()), None)
     if found is None:
-        raise RuntimeError("mcp-proxy not found: run `make install` or set HOSTED_MCP_PROXY_BIN")
+        raise RuntimeError("mcp-proxy (the baselines' bridge) not found: `make bench` installs it (.tools/mcp-proxy)")
     return found
 
 
