@@ -25,6 +25,7 @@ from hosted_mcp.endpoints import server_urls
 from hosted_mcp.errors import DeploymentRejected
 from hosted_mcp.models.domain import AuditEntry, PendingChange, ServerRecord, ServerSpec, StatusChange
 from hosted_mcp.models.fields import ServerStatus
+from hosted_mcp.models.settlement import Deployment
 from hosted_mcp.ports import ApplyResult
 from tests.support.fake_cloudformation import FakeCloudFormation, Script
 from tests.unit.test_stack_template import PLATFORM, a_record
@@ -186,14 +187,21 @@ def redeploying(record: ServerRecord, version: int) -> ServerRecord:
     )
 
 
+def failed_creation(
+    cfn: FakeCloudFormation, backend: CloudFormationBackend, outcome: str
+) -> tuple[Deployment, ServerRecord]:
+    """A server whose creation ended `outcome` ("fail": rolled back; "hang": never finished), its record Failed."""
+    cfn.script("create", Script(outcome))  # type: ignore[arg-type]
+    first = creating()
+    stack = backend.deploy(first)
+    return stack, first.evolve(status=ServerStatus.FAILED, deploymentId=stack.deploymentId, stackName=stack.stackName)
+
+
 def test_a_redeploy_replaces_a_rolled_back_creation_once_however_often_it_is_asked() -> None:
     cfn = FakeCloudFormation()
     backend = CloudFormationBackend(cfn, PLATFORM)
     # Given a creation that rolled back (a stack CloudFormation will never update)
-    cfn.script("create", Script("fail"))
-    first = creating()
-    dead = backend.deploy(first)
-    failed = first.evolve(status=ServerStatus.FAILED, deploymentId=dead.deploymentId, stackName=dead.stackName)
+    dead, failed = failed_creation(cfn, backend, "fail")
     # When it is redeployed, and the reaction runs again before and after the record noted the new stack
     record = redeploying(failed, version=4)
     replacement = backend.deploy(record)
@@ -210,10 +218,7 @@ def test_a_redeploy_that_crashed_between_replacing_and_deleting_carries_on_with_
     cfn = FakeCloudFormation()
     backend = CloudFormationBackend(cfn, PLATFORM)
     # Given a creation that rolled back, redeployed, and the dead stack's deletion failing once
-    cfn.script("create", Script("fail"))
-    first = creating()
-    dead = backend.deploy(first)
-    failed = first.evolve(status=ServerStatus.FAILED, deploymentId=dead.deploymentId, stackName=dead.stackName)
+    dead, failed = failed_creation(cfn, backend, "fail")
     record = redeploying(failed, version=4)
     cfn.script("delete", Script("fail"))
     replacement = backend.deploy(record)
@@ -229,10 +234,7 @@ def test_a_redeploy_of_a_stack_still_in_progress_is_refused_with_the_reason() ->
     cfn = FakeCloudFormation()
     backend = CloudFormationBackend(cfn, PLATFORM)
     # Given a creation that never finished (the record failed past its deadline)
-    cfn.script("create", Script("hang"))
-    first = creating()
-    hung = backend.deploy(first)
-    failed = first.evolve(status=ServerStatus.FAILED, deploymentId=hung.deploymentId, stackName=hung.stackName)
+    _, failed = failed_creation(cfn, backend, "hang")
     # When it is redeployed, Then the redeploy is refused with what CloudFormation is still doing
     with pytest.raises(DeploymentRejected, match="is CREATE_IN_PROGRESS: CloudFormation is still working on it"):
         backend.deploy(redeploying(failed, version=3))
@@ -242,10 +244,7 @@ def test_a_server_is_not_removed_while_a_stack_it_replaced_is_still_there() -> N
     cfn = FakeCloudFormation()
     backend = CloudFormationBackend(cfn, PLATFORM)
     # Given a server redeployed onto a replacement stack, whose predecessor's deletion hangs
-    cfn.script("create", Script("fail"))
-    first = creating()
-    dead = backend.deploy(first)
-    failed = first.evolve(status=ServerStatus.FAILED, deploymentId=dead.deploymentId, stackName=dead.stackName)
+    dead, failed = failed_creation(cfn, backend, "fail")
     cfn.script("delete", Script("hang"))
     replacement = backend.deploy(redeploying(failed, version=4))
     record = failed.evolve(
@@ -259,7 +258,7 @@ def test_a_server_is_not_removed_while_a_stack_it_replaced_is_still_there() -> N
     assert backend.leftovers(record) is None
     # and a server on its first stack never asks CloudFormation
     calls = len(cfn.calls)
-    assert backend.leftovers(first.evolve(deploymentId=dead.deploymentId, stackName=dead.stackName)) is None
+    assert backend.leftovers(failed) is None
     assert len(cfn.calls) == calls
 
 
