@@ -3,9 +3,10 @@
 The block is the first ```bash block after the marker comment `<!-- walkthrough: ... -->` in README.md (the
 README may be rewritten around it: the marker is what this test looks for). It runs with bash, stopping at the
 first failing command, in a temporary directory laid out like a fresh checkout after `make run`: the examples, and
-`.venv` (the interpreter running the tests, whose `hosted-mcp` runs this tree's code). The platform runs there as
-`make run` starts it (`hosted-mcp serve`, data in `./.data`). The one change made to the block: the port, 8765 in
-the README, is a free one, so that the test never meets a platform someone already runs.
+`.venv` holding what `make run` installs (this tree with its `local` extra, and nothing of the tests), so a
+walk-through that needs more than `make run` gives fails here. The platform runs there as `make run` starts it
+(`hosted-mcp serve`, data in `./.data`). The one change made to the block: the port, 8765 in the README, is a free
+one, so that the test never meets a platform someone already runs.
 """
 
 from __future__ import annotations
@@ -44,15 +45,16 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     # Given a fresh checkout's layout after `make run`, and the platform started there as `make run` does
     checkout = tmp_path / "hosted-mcp"
     shutil.copytree(REPO_ROOT / "examples", checkout / "examples")
-    (checkout / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    venv = checkout / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    install = [str(venv / "bin" / "pip"), "install", "-q", "-c", str(REPO_ROOT / "constraints.txt")]
+    subprocess.run([*install, "-e", f"{REPO_ROOT}[local]"], check=True, timeout=600, capture_output=True)
     port = str(free_port())
-    code_path = os.pathsep.join(str(REPO_ROOT / p) for p in ("shared", "gateway", "local"))
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [code_path, os.environ.get("PYTHONPATH")])),
         "HOSTED_MCP_PORT": port,
     }
-    for name in ("HOSTED_MCP_URL", "HOSTED_MCP_TOKEN", "HOSTED_MCP_DATA_DIR", "HOSTED_MCP_CONFIG"):
+    for name in ("HOSTED_MCP_URL", "HOSTED_MCP_TOKEN", "HOSTED_MCP_DATA_DIR", "HOSTED_MCP_CONFIG", "PYTHONPATH"):
         env.pop(name, None)
     env["HOSTED_MCP_CONFIG"] = str(tmp_path / "no-config.json")
     log = (tmp_path / "serve.log").open("wb")
