@@ -29,13 +29,13 @@ from hosted_mcp_gateway.calls import FORBIDDEN, TOO_MANY_REQUESTS
 from tests.e2e.platform import LocalPlatform
 from tests.support.policy_matrix import (
     ALLOWED,
-    CLIENTS,
     GROUPS,
     MODERN,
     POLICY,
     Endpoint,
     differences,
     expected,
+    matrix_cases,
     probe,
 )
 
@@ -119,13 +119,7 @@ def calls_of(platform: LocalPlatform, record: dict[str, Any]) -> list[dict[str, 
 
 # -- the matrix ------------------------------------------------------------------------------------------------
 
-CASES = [
-    pytest.param(hosting, era, transport, caller, id=f"{hosting}-{era}-{transport}-{caller}")
-    for hosting in HOSTINGS
-    for era, transport in CLIENTS
-    if not (hosting == "http" and transport == "sse")  # an HTTP server has no SSE transport
-    for caller in ALLOWED
-]
+CASES = matrix_cases(HOSTINGS)
 
 
 @pytest.mark.parametrize(("hosting", "era", "transport", "caller"), CASES)

@@ -35,13 +35,13 @@ from hosted_mcp_gateway.sealing import Sealer
 from tests.support.edge import Edge, LoopbackServer, free_port
 from tests.support.policy_matrix import (
     ALLOWED,
-    CLIENTS,
     GROUPS,
     MODERN,
     POLICY,
     Endpoint,
     differences,
     expected,
+    matrix_cases,
     probe,
 )
 from tests.support.tokens import TestIdp
@@ -137,13 +137,7 @@ def aws() -> Iterator[AwsDataPlane]:
             process.wait(timeout=10)
 
 
-CASES = [
-    pytest.param(hosting, era, transport, caller, id=f"{hosting}-{era}-{transport}-{caller}")
-    for hosting in HOSTINGS
-    for era, transport in CLIENTS
-    if not (hosting == "http" and transport == "sse")  # an HTTP server has no SSE transport
-    for caller in ALLOWED
-]
+CASES = matrix_cases(HOSTINGS)
 
 
 @pytest.mark.parametrize(("hosting", "era", "transport", "caller"), CASES)

@@ -9,11 +9,12 @@ only when the client got the policy's refusal (JSON-RPC error `FORBIDDEN`); `all
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx2
+import pytest
 from mcp.client import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
@@ -76,6 +77,19 @@ SERVER_RESOURCES = [str(r.uri) for r in conformance_server.RESOURCES]
 
 # (era, transport): a 2026-07-28 client speaks streamable HTTP only; 2025 clients also the SSE transport.
 CLIENTS = [("legacy", "streamable"), (MODERN, "streamable"), ("legacy", "sse")]
+
+
+def matrix_cases(hostings: Iterable[str]) -> list[Any]:
+    """Every (hosting, era, transport, caller) of the matrix, as pytest parameters; an HTTP server has no SSE
+    transport."""
+    return [
+        pytest.param(hosting, era, transport, caller, id=f"{hosting}-{era}-{transport}-{caller}")
+        for hosting in hostings
+        for era, transport in CLIENTS
+        if not (hosting == "http" and transport == "sse")
+        for caller in ALLOWED
+    ]
+
 
 Observed = dict[tuple[str, str], Any]
 
