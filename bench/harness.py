@@ -90,16 +90,9 @@ class McpSession:
     def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         message_id = next(self.ids)
         body = {"jsonrpc": "2.0", "id": message_id, "method": method, "params": params or {}}
-        with self.client.stream("POST", self.url, json=body, headers=self._headers()) as response:
-            if response.status_code != 200:
-                response.read()
-                raise McpError(f"{method}: HTTP {response.status_code} {response.text[:200]}")
-            if method == "initialize":
-                self.session_id = response.headers.get("mcp-session-id")
-            answer = _answer(response, message_id)
-        if "error" in answer:
-            raise McpError(f"{method}: {answer['error']}")
-        result: dict[str, Any] = answer["result"]
+        result, headers = _post(self.client, self.url, body, self._headers())
+        if method == "initialize":
+            self.session_id = headers.get("mcp-session-id")
         return result
 
     def notify(self, method: str) -> None:
@@ -156,15 +149,24 @@ class ModernClient:
             "Mcp-Name": name,
             **self.headers,
         }
-        with self.client.stream("POST", self.url, json=body, headers=headers) as response:
-            if response.status_code != 200:
-                response.read()
-                raise McpError(f"tools/call: HTTP {response.status_code} {response.text[:200]}")
-            answer = _answer(response, message_id)
-        if "error" in answer:
-            raise McpError(f"tools/call: {answer['error']}")
-        result: dict[str, Any] = answer["result"]
+        result, _ = _post(self.client, self.url, body, headers)
         return result
+
+
+def _post(
+    client: httpx.Client, url: str, body: dict[str, Any], headers: dict[str, str]
+) -> tuple[dict[str, Any], httpx.Headers]:
+    """POST one JSON-RPC request: its result and the answer's headers, or McpError saying what went wrong."""
+    method = body["method"]
+    with client.stream("POST", url, json=body, headers=headers) as response:
+        if response.status_code != 200:
+            response.read()
+            raise McpError(f"{method}: HTTP {response.status_code} {response.text[:200]}")
+        answer = _answer(response, body["id"])
+    if "error" in answer:
+        raise McpError(f"{method}: {answer['error']}")
+    result: dict[str, Any] = answer["result"]
+    return result, response.headers
 
 
 def _answer(response: httpx.Response, message_id: int) -> dict[str, Any]:
